@@ -1,0 +1,5 @@
+import sys
+
+from orderstream.cli import main
+
+sys.exit(main())

@@ -1,0 +1,94 @@
+"""The `orderstream` operator CLI: stack lifecycle, status, connector, loadgen, reconcile."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from orderstream.settings import Settings, SettingsError
+from orderstream.stack.connect import ConnectError, ConnectorSpec
+from orderstream.stack.runtime import Stack, StackError
+from orderstream.stack.supervisor import SupervisorUnavailable
+
+Handler = Callable[[argparse.Namespace], int]
+
+#: Errors that are the operator's to fix: one line, no traceback.
+OPERATOR_ERRORS = (SettingsError, StackError, ConnectError, SupervisorUnavailable)
+
+
+def _stack_start(args: argparse.Namespace) -> int:
+    Stack(Settings.from_env()).start()
+    return 0
+
+
+def _stack_stop(args: argparse.Namespace) -> int:
+    Stack(Settings.from_env()).stop(purge=args.purge)
+    return 0
+
+
+def _connector_register(args: argparse.Namespace) -> int:
+    stack = Stack(Settings.from_env())
+    spec = ConnectorSpec.from_file(Path(args.file))
+    outcome = stack.register_connector(spec, timeout=args.timeout)
+    print(f"connector {spec.name}: {outcome}, RUNNING")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from orderstream.stack.health import print_report, check_all
+
+    results = check_all(Settings.from_env())
+    return print_report(results)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="orderstream", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("status", help="check every component for real; non-zero when any is unhealthy")
+    p.set_defaults(func=_status)
+
+    stack = sub.add_parser("stack", help="start or stop the native stack").add_subparsers(
+        dest="stack_command", required=True
+    )
+    p = stack.add_parser("start", help="install-free part of scripts/start.sh: start and wait healthy")
+    p.set_defaults(func=_stack_start)
+    p = stack.add_parser("stop", help="stop every component, keeping data")
+    p.add_argument("--purge", action="store_true", help="also delete data, logs and configs")
+    p.set_defaults(func=_stack_stop)
+
+    conn = sub.add_parser("connector", help="manage Kafka Connect connectors").add_subparsers(
+        dest="connector_command", required=True
+    )
+    p = conn.add_parser("register", help="create or update a connector from a {name, config} file")
+    p.add_argument("file", help="Connect REST body, e.g. connectors/orders-cdc.json")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for RUNNING")
+    p.set_defaults(func=_connector_register)
+
+    for module in ("orderstream.loadgen.cli", "orderstream.reconcile.cli"):
+        try:
+            add_parser = __import__(module, fromlist=["add_parser"]).add_parser
+        except ImportError:
+            continue
+        add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.func
+    try:
+        return handler(args)
+    except OPERATOR_ERRORS as exc:
+        print(f"orderstream: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("orderstream: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""Kafka administration for the stack: cluster metadata and the contract's topics."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+
+from orderstream.contract import CONTRACT_TOPICS, TopicSpec
+from orderstream.settings import Settings
+
+#: Debezium's schema history: one partition, kept forever (the connector replays it at start).
+SCHEMA_HISTORY_TOPIC = TopicSpec("orderstream-schema-history", 1, "delete", -1)
+
+
+#: librdkafka logs every refused connection; while polling a starting cluster that is noise.
+QUIET_LOGGER = logging.getLogger("orderstream.librdkafka")
+QUIET_LOGGER.setLevel(logging.CRITICAL)
+QUIET_LOGGER.propagate = False
+
+
+def admin_client(settings: Settings) -> AdminClient:
+    return AdminClient(
+        {
+            "bootstrap.servers": settings.bootstrap_servers,
+            "socket.timeout.ms": 5000,
+            "logger": QUIET_LOGGER,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    broker_ids: frozenset[int]
+    controller_id: int
+
+
+def describe_cluster(admin: AdminClient, timeout: float = 5.0) -> ClusterView:
+    meta = admin.list_topics(timeout=timeout)
+    return ClusterView(frozenset(meta.brokers), int(meta.controller_id))
+
+
+def stack_topics(settings: Settings) -> list[TopicSpec]:
+    """The contract's topics under their configured names, plus the schema history topic."""
+    names = {
+        "mysql-orders": settings.topic_cdc,
+        "processed-orders": settings.topic_processed,
+        "order-revenue-1m": settings.topic_revenue,
+        "order-status-transitions-1m": settings.topic_transitions,
+        "orders-dlq": settings.topic_dlq,
+    }
+    topics = [
+        TopicSpec(names[t.name], t.partitions, t.cleanup_policy, t.retention_ms)
+        for t in CONTRACT_TOPICS
+    ]
+    return [*topics, SCHEMA_HISTORY_TOPIC]
+
+
+def topic_config(spec: TopicSpec) -> dict[str, str]:
+    config = {"cleanup.policy": spec.cleanup_policy, "min.insync.replicas": "2"}
+    if spec.retention_ms is not None:
+        config["retention.ms"] = str(spec.retention_ms)
+        if spec.retention_ms < 0:
+            config["retention.bytes"] = "-1"
+    return config
+
+
+def ensure_topics(
+    admin: AdminClient, specs: list[TopicSpec], replication_factor: int = 3
+) -> list[str]:
+    """Create missing topics; return human-readable notes on what was done or found off."""
+    notes: list[str] = []
+    existing = admin.list_topics(timeout=10).topics
+    missing = [s for s in specs if s.name not in existing]
+    if missing:
+        futures = admin.create_topics(
+            [
+                NewTopic(s.name, s.partitions, replication_factor, config=topic_config(s))
+                for s in missing
+            ],
+            operation_timeout=30,
+        )
+        for name, future in futures.items():
+            try:
+                future.result()
+                notes.append(f"created topic {name}")
+            except KafkaException as exc:
+                if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                    raise
+    for spec in specs:
+        if spec.name in existing:
+            partitions = len(existing[spec.name].partitions)
+            if partitions != spec.partitions:
+                notes.append(
+                    f"topic {spec.name} has {partitions} partitions, the contract says "
+                    f"{spec.partitions}: left as it is"
+                )
+    return notes
+
+
+def topic_cleanup_policy(admin: AdminClient, topic: str) -> str:
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    configs = admin.describe_configs([resource])[resource].result(timeout=10)
+    return str(configs["cleanup.policy"].value)
