@@ -352,11 +352,10 @@ class Stack:
 
     def stop(self, purge: bool = False) -> None:
         if self.supervisor.is_running():
-            # reverse dependency order: Connect first, MariaDB last
-            for name in (*CONNECT_PROGRAMS, *KAFKA_PROGRAMS, "mariadb"):
-                if name in self.supervisor.programs():
-                    say(f"stopping {name}")
-                    self.supervisor.stop(name)
+            # reverse dependency order; the Kafka nodes stop together, since a node that is
+            # left alone without a controller quorum cannot finish its controlled shutdown
+            for group in (CONNECT_PROGRAMS, KAFKA_PROGRAMS, ("mariadb",)):
+                self.stop_programs(group)
             self.supervisor.shutdown()
             wait_for("supervisord to exit", self._supervisord_gone, timeout=60)
         else:
@@ -365,6 +364,21 @@ class Stack:
             for path in (self.layout.data, self.layout.mariadb_dir, self.layout.logs, self.layout.conf):
                 shutil.rmtree(path, ignore_errors=True)
             say(f"deleted data, logs and configuration under {self.layout.root} (jars kept)")
+
+    def stop_programs(self, names: tuple[str, ...]) -> None:
+        programs = self.supervisor.programs()
+        present = [n for n in names if n in programs]
+        for name in present:
+            say(f"stopping {name}")
+            self.supervisor.stop(name, wait=False)
+
+        def all_stopped() -> None:
+            states = self.supervisor.programs()
+            busy = [n for n in present if states[n].state in {"RUNNING", "STARTING", "STOPPING"}]
+            if busy:
+                raise StackError("still stopping: " + ", ".join(busy))
+
+        wait_for(", ".join(present) + " to stop", all_stopped, timeout=120)
 
     def _supervisord_gone(self) -> None:
         if self.layout.supervisor_socket.exists() and self.supervisor.is_running():
