@@ -37,7 +37,7 @@ def _connector_register(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from orderstream.stack.health import print_report, check_all
+    from orderstream.stack.health import check_all, print_report
 
     results = check_all(Settings.from_env())
     return print_report(results)
@@ -47,13 +47,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orderstream", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("status", help="check every component for real; non-zero when any is unhealthy")
+    p = sub.add_parser(
+        "status", help="check every component for real; non-zero when any is unhealthy"
+    )
     p.set_defaults(func=_status)
 
     stack = sub.add_parser("stack", help="start or stop the native stack").add_subparsers(
         dest="stack_command", required=True
     )
-    p = stack.add_parser("start", help="install-free part of scripts/start.sh: start and wait healthy")
+    p = stack.add_parser(
+        "start", help="install-free part of scripts/start.sh: start and wait healthy"
+    )
     p.set_defaults(func=_stack_start)
     p = stack.add_parser("stop", help="stop every component, keeping data")
     p.add_argument("--purge", action="store_true", help="also delete data, logs and configs")

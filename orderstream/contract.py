@@ -1,4 +1,4 @@
-"""The data contract of ARCHITECTURE.md §3–4 as constants: statuses, transitions, topics.
+"""The data contract of ARCHITECTURE.md §3-4 as constants: statuses, transitions, topics.
 
 Pure: no IO, no bytewax, no confluent_kafka. Shared by the loadgen, the reconcile audit,
 the stack bootstrap (topic creation) and the dataflow's rules.

@@ -64,7 +64,9 @@ def env_port(env: Mapping[str, str], name: str, default: int) -> int:
     return env_int(env, name, default, minimum=1, maximum=65535)
 
 
-def env_ports(env: Mapping[str, str], name: str, default: tuple[int, ...], count: int) -> tuple[int, ...]:
+def env_ports(
+    env: Mapping[str, str], name: str, default: tuple[int, ...], count: int
+) -> tuple[int, ...]:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default

@@ -77,7 +77,9 @@ class ConnectClient:
         try:
             return requests.request(method, self.url + path, timeout=REQUEST_TIMEOUT, **kwargs)
         except requests.RequestException as exc:
-            raise ConnectError(f"Connect worker {self.url} does not answer: {type(exc).__name__}") from exc
+            raise ConnectError(
+                f"Connect worker {self.url} does not answer: {type(exc).__name__}"
+            ) from exc
 
     def worker_info(self) -> dict[str, Any]:
         resp = self._request("GET", "/")
@@ -99,7 +101,9 @@ class ConnectClient:
             json={**spec.config, "name": spec.name},
         )
         if resp.status_code != 200:
-            raise ConnectError(f"validating {spec.name}: HTTP {resp.status_code}: {resp.text[:300]}")
+            raise ConnectError(
+                f"validating {spec.name}: HTTP {resp.status_code}: {resp.text[:300]}"
+            )
         errors: list[str] = []
         for item in resp.json().get("configs", []):
             value = item.get("value", {})
@@ -132,7 +136,12 @@ class ConnectClient:
             raise ConnectError(f"connector {name} status: HTTP {resp.status_code}")
         body = resp.json()
         tasks = tuple(
-            (int(t["id"]), str(t["state"]), str(t.get("worker_id", "")), _first_line(t.get("trace", "")))
+            (
+                int(t["id"]),
+                str(t["state"]),
+                str(t.get("worker_id", "")),
+                _first_line(t.get("trace", "")),
+            )
             for t in body.get("tasks", [])
         )
         conn = body["connector"]

@@ -48,7 +48,11 @@ def check_mariadb(settings: Settings) -> list[Check]:
             connect_timeout=3,
         )
     except pymysql.MySQLError as exc:
-        return [Check(name, False, f"{settings.host}:{settings.db_port} does not answer: {exc.args[-1]}")]
+        return [
+            Check(
+                name, False, f"{settings.host}:{settings.db_port} does not answer: {exc.args[-1]}"
+            )
+        ]
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT @@log_bin, @@binlog_format, @@binlog_row_image, @@server_id")
@@ -120,9 +124,7 @@ def judge_quorum(replicas: list[QuorumReplica], now_ms: int, voters: int = 3) ->
     if not leaders:
         return Check("kraft-quorum", False, "no quorum leader")
     stale = [
-        r.node_id
-        for r in followers
-        if now_ms - r.last_caught_up_ms > QUORUM_MAX_CATCH_UP_AGE_MS
+        r.node_id for r in followers if now_ms - r.last_caught_up_ms > QUORUM_MAX_CATCH_UP_AGE_MS
     ]
     caught_up = 1 + len(followers) - len(stale)
     healthy = caught_up == voters and len(followers) == voters - 1
@@ -195,7 +197,11 @@ def check_connect(settings: Settings) -> list[Check]:
         try:
             info = ConnectClient(url).worker_info()
             checks.append(
-                Check(f"connect-{worker_id}", True, f"{url} answers (Kafka Connect {info.get('version')})")
+                Check(
+                    f"connect-{worker_id}",
+                    True,
+                    f"{url} answers (Kafka Connect {info.get('version')})",
+                )
             )
         except ConnectError as exc:
             checks.append(Check(f"connect-{worker_id}", False, str(exc)))
@@ -240,7 +246,9 @@ def check_all(settings: Settings) -> list[Check]:
 
 def format_report(checks: list[Check]) -> str:
     width = max(len(c.component) for c in checks)
-    lines = [f"{'OK' if c.healthy else 'FAIL':<5} {c.component:<{width}}  {c.detail}" for c in checks]
+    lines = [
+        f"{'OK' if c.healthy else 'FAIL':<5} {c.component:<{width}}  {c.detail}" for c in checks
+    ]
     unhealthy = [c.component for c in checks if not c.healthy]
     if unhealthy:
         lines.append(f"unhealthy: {', '.join(unhealthy)}")

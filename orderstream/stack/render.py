@@ -16,6 +16,7 @@ from orderstream.stack.layout import Layout
 KAFKA_NODE_IDS = (1, 2, 3)
 CONNECT_WORKER_IDS = (1, 2)
 CONNECT_GROUP_ID = "orderstream-connect"
+ENV_CONFIG_PROVIDER = "org.apache.kafka.common.config.provider.EnvVarConfigProvider"
 
 #: Kafka class names (Kafka 4 runs KRaft only).
 KAFKA_MAIN = "kafka.Kafka"
@@ -40,7 +41,8 @@ def kafka_node_properties(settings: Settings, layout: Layout, node_id: int) -> d
     i = KAFKA_NODE_IDS.index(node_id)
     host = settings.host
     voters = ",".join(
-        f"{nid}@{host}:{port}" for nid, port in zip(KAFKA_NODE_IDS, settings.controller_ports, strict=True)
+        f"{nid}@{host}:{port}"
+        for nid, port in zip(KAFKA_NODE_IDS, settings.controller_ports, strict=True)
     )
     return {
         "process.roles": "broker,controller",
@@ -108,7 +110,7 @@ def connect_worker_properties(
         "scheduled.rebalance.max.delay.ms": 10000,
         # Secrets and addresses reach connector configs only through this provider.
         "config.providers": "env",
-        "config.providers.env.class": "org.apache.kafka.common.config.provider.EnvVarConfigProvider",
+        "config.providers.env.class": ENV_CONFIG_PROVIDER,
         "config.providers.env.param.allowlist.pattern": "^ORDERSTREAM_.*",
     }
 
@@ -261,10 +263,10 @@ file={layout.supervisor_socket}
 chmod=0700
 
 [supervisord]
-logfile={layout.logs / 'supervisord.log'}
+logfile={layout.logs / "supervisord.log"}
 logfile_maxbytes=10MB
 logfile_backups=3
-pidfile={layout.root / 'supervisord.pid'}
+pidfile={layout.root / "supervisord.pid"}
 childlogdir={layout.logs}
 directory={layout.root}
 minfds=16384

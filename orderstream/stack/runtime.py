@@ -26,7 +26,12 @@ from tenacity import RetryError, retry, retry_if_exception_type, stop_after_dela
 from orderstream.settings import Settings
 from orderstream.stack import render
 from orderstream.stack.connect import ConnectClient, ConnectError, ConnectorSpec, unmatched_tables
-from orderstream.stack.kafka_admin import admin_client, describe_cluster, ensure_topics, stack_topics
+from orderstream.stack.kafka_admin import (
+    admin_client,
+    describe_cluster,
+    ensure_topics,
+    stack_topics,
+)
 from orderstream.stack.layout import Layout
 from orderstream.stack.supervisor import Supervisor
 
@@ -138,7 +143,9 @@ class Stack:
         )
         if result.returncode != 0:
             output = (result.stderr or result.stdout).strip().splitlines()
-            raise StackError(f"supervisord did not start: {output[0] if output else result.returncode}")
+            raise StackError(
+                f"supervisord did not start: {output[0] if output else result.returncode}"
+            )
         wait_for("supervisord", lambda: self.supervisor.programs(), timeout=20)
 
     def start_program(self, name: str) -> None:
@@ -312,7 +319,9 @@ class Stack:
                 connect_timeout=5,
             )
         except pymysql.MySQLError as exc:
-            raise StackError(f"MariaDB at {self.settings.host}:{self.settings.db_port}: {exc}") from exc
+            raise StackError(
+                f"MariaDB at {self.settings.host}:{self.settings.db_port}: {exc}"
+            ) from exc
         try:
             with conn.cursor() as cur:
                 cur.execute(
@@ -361,7 +370,12 @@ class Stack:
         else:
             say("stack is not running")
         if purge:
-            for path in (self.layout.data, self.layout.mariadb_dir, self.layout.logs, self.layout.conf):
+            for path in (
+                self.layout.data,
+                self.layout.mariadb_dir,
+                self.layout.logs,
+                self.layout.conf,
+            ):
                 shutil.rmtree(path, ignore_errors=True)
             say(f"deleted data, logs and configuration under {self.layout.root} (jars kept)")
 

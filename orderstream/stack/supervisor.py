@@ -34,11 +34,15 @@ class Supervisor:
 
     def _call(self, method: str, *args: object) -> object:
         if not self.socket_path.exists():
-            raise SupervisorUnavailable(f"supervisord is not running (no socket {self.socket_path})")
+            raise SupervisorUnavailable(
+                f"supervisord is not running (no socket {self.socket_path})"
+            )
         try:
             return cast(object, getattr(self._proxy.supervisor, method)(*args))
         except (ConnectionRefusedError, FileNotFoundError) as exc:
-            raise SupervisorUnavailable(f"supervisord does not answer on {self.socket_path}: {exc}") from exc
+            raise SupervisorUnavailable(
+                f"supervisord does not answer on {self.socket_path}: {exc}"
+            ) from exc
 
     def is_running(self) -> bool:
         try:

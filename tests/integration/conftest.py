@@ -1,0 +1,193 @@
+"""Fixtures for tests against the live native stack that scripts/test.sh starts.
+
+The stack must be healthy before any integration test runs: a sick stack fails the session
+with `orderstream status`'s report instead of producing confusing downstream failures.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import pymysql
+import pytest
+from confluent_kafka import OFFSET_END, Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from orderstream.settings import Settings
+from orderstream.stack.health import check_all, format_report
+from orderstream.stack.kafka_admin import admin_client
+from orderstream.stack.layout import Layout
+from orderstream.stack.supervisor import Supervisor
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration/" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def healthy_stack(settings: Settings) -> None:
+    checks = check_all(settings)
+    if not all(c.healthy for c in checks):
+        pytest.fail("the native stack is not healthy:\n" + format_report(checks), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def supervisor(settings: Settings) -> Supervisor:
+    return Supervisor(Layout(settings.runtime_dir).supervisor_socket)
+
+
+@pytest.fixture(scope="session")
+def admin(settings: Settings) -> AdminClient:
+    return admin_client(settings)
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[pymysql.connections.Connection[Any]]:
+    conn = pymysql.connect(
+        host=settings.host,
+        port=settings.db_port,
+        user=settings.db_app_user,
+        password=settings.db_app_password,
+        database=settings.db_name,
+        autocommit=True,
+    )
+    yield conn
+    conn.close()
+
+
+def poll_until(what: str, check: Callable[[], bool], timeout: float, interval: float = 0.5) -> None:
+    """Wait for ``check`` to hold, polling; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def unique_order_ids(n: int) -> list[int]:
+    """Order ids far above anything the loadgen writes, unique per test."""
+    base = 8_000_000_000_000 + random.randrange(10**12)
+    return [base + i for i in range(n)]
+
+
+def insert_order(
+    db: pymysql.connections.Connection[Any], order_id: int, status: str = "PENDING"
+) -> None:
+    with db.cursor() as cur:
+        cur.execute(
+            "INSERT INTO orders (id, customer_id, status, total_amount, currency, version,"
+            " created_at, updated_at) VALUES (%s, 1, %s, '19.99', 'EUR', 1,"
+            " UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
+            (order_id, status),
+        )
+
+
+@dataclass
+class CdcEvent:
+    key: dict[str, Any]
+    value: dict[str, Any] | None
+    partition: int
+    offset: int
+
+    @property
+    def order_id(self) -> int:
+        return int(self.key["id"])
+
+
+class TopicTail:
+    """Reads a topic from the offsets it had when created: sees only what comes after."""
+
+    def __init__(self, settings: Settings, topic: str) -> None:
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": settings.bootstrap_servers,
+                "group.id": f"orderstream-test-{uuid.uuid4()}",
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+            }
+        )
+        meta = self.consumer.list_topics(topic, timeout=10)
+        partitions = []
+        for p in meta.topics[topic].partitions:
+            _, high = self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            partitions.append(TopicPartition(topic, p, high if high >= 0 else OFFSET_END))
+        self.consumer.assign(partitions)
+        self.events: list[CdcEvent] = []
+
+    def poll_for(
+        self, what: str, done: Callable[[list[CdcEvent]], bool], timeout: float
+    ) -> list[CdcEvent]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if done(self.events):
+                return self.events
+            msg = self.consumer.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            key = orjson.loads(msg.key()) if msg.key() else {}
+            value = orjson.loads(msg.value()) if msg.value() else None
+            self.events.append(CdcEvent(key, value, msg.partition(), msg.offset()))
+        if done(self.events):
+            return self.events
+        raise AssertionError(
+            f"timed out after {timeout:.0f}s waiting for {what}; saw {len(self.events)} events"
+        )
+
+    def close(self) -> None:
+        self.consumer.close()
+
+
+@pytest.fixture
+def cdc_tail(settings: Settings) -> Iterator[TopicTail]:
+    tail = TopicTail(settings, settings.topic_cdc)
+    yield tail
+    tail.close()
+
+
+@pytest.fixture
+def scratch_topic(admin: AdminClient) -> Iterator[str]:
+    """A uniquely named topic, replicated 3x with min ISR 2, deleted after the test."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    futures = admin.create_topics(
+        [NewTopic(name, 3, 3, config={"min.insync.replicas": "2"})], operation_timeout=30
+    )
+    futures[name].result()
+    yield name
+    admin.delete_topics([name], operation_timeout=30)
+
+
+def kill_and_hold_down(supervisor: Supervisor, name: str, timeout: float = 60) -> None:
+    """`kill -9` a supervised program and keep it down (supervisor would restart it)."""
+    before = supervisor.program(name)
+    assert before.running, f"{name} is not running before the kill: {before.state}"
+    supervisor.signal(name, "KILL")
+
+    def stopped_for_good() -> bool:
+        state = supervisor.program(name)
+        if state.state in {"STOPPED", "FATAL"}:
+            return True
+        if state.state == "RUNNING" and state.pid == before.pid:
+            return False  # the kill has not been noticed yet
+        # exited, or supervisor's auto-restart is under way: stop it so it stays down
+        supervisor.stop(name, wait=True)
+        return False
+
+    poll_until(f"{name} to stay down after kill -9", stopped_for_good, timeout)
+
+
+def start_program(supervisor: Supervisor, name: str) -> None:
+    supervisor.start(name, wait=True)
