@@ -12,6 +12,7 @@ import base64
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -339,8 +340,47 @@ class Stack:
 
     # --- whole stack --------------------------------------------------------------------------
 
+    def program_ports(self) -> dict[str, list[tuple[int, str]]]:
+        """The ports each supervisor program listens on, with the setting that chooses them."""
+        s = self.settings
+        ports: dict[str, list[tuple[int, str]]] = {"mariadb": [(s.db_port, "ORDERSTREAM_DB_PORT")]}
+        for i, name in enumerate(KAFKA_PROGRAMS):
+            ports[name] = [
+                (s.broker_ports[i], "ORDERSTREAM_KAFKA_PORTS"),
+                (s.controller_ports[i], "ORDERSTREAM_KAFKA_CONTROLLER_PORTS"),
+                (s.broker_jmx_ports[i], "ORDERSTREAM_KAFKA_JMX_PORTS"),
+            ]
+        for i, name in enumerate(CONNECT_PROGRAMS):
+            ports[name] = [
+                (s.connect_ports[i], "ORDERSTREAM_CONNECT_PORTS"),
+                (s.connect_jmx_ports[i], "ORDERSTREAM_CONNECT_JMX_PORTS"),
+            ]
+        return ports
+
+    def check_ports_free(self) -> None:
+        """Fail early, naming port and setting, when another process holds a port of ours."""
+        running = (
+            {n for n, p in self.supervisor.programs().items() if p.running}
+            if self.supervisor.is_running()
+            else set()
+        )
+        taken = [
+            f"{port} ({setting}, for {program})"
+            for program, ports in self.program_ports().items()
+            if program not in running
+            for port, setting in ports
+            if port_in_use(self.settings.host, port)
+        ]
+        if taken:
+            raise StackError(
+                "ports already in use by another process: "
+                + ", ".join(taken)
+                + "; stop that process or choose other ports with the named settings"
+            )
+
     def start(self) -> None:
         self.check_installed()
+        self.check_ports_free()
         changed = self.render()
         was_running = self.supervisor.is_running()
         if was_running and changed:
@@ -397,6 +437,14 @@ class Stack:
     def _supervisord_gone(self) -> None:
         if self.layout.supervisor_socket.exists() and self.supervisor.is_running():
             raise StackError("supervisord still running")
+
+
+def port_in_use(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def quote_sql_string(value: str) -> str:

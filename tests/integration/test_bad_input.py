@@ -150,3 +150,26 @@ def test_stop_script_rejects_unknown_arguments() -> None:
     )
     assert result.returncode != 0
     assert "--everything" in result.stderr
+
+
+def test_start_refuses_a_port_held_by_another_process(tmp_path: Path, settings: Settings) -> None:
+    (tmp_path / "jars").symlink_to(settings.runtime_dir / "jars")
+    p = free_ports(11)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        held = squatter.getsockname()[1]
+        env = {
+            "ORDERSTREAM_RUNTIME_DIR": str(tmp_path),
+            "ORDERSTREAM_DB_PORT": str(held),
+            "ORDERSTREAM_KAFKA_PORTS": f"{p[0]},{p[1]},{p[2]}",
+            "ORDERSTREAM_KAFKA_CONTROLLER_PORTS": f"{p[3]},{p[4]},{p[5]}",
+            "ORDERSTREAM_KAFKA_JMX_PORTS": f"{p[6]},{p[7]},{p[8]}",
+            "ORDERSTREAM_CONNECT_PORTS": f"{p[9]},{p[10]}",
+        }
+        result = run_cli("stack", "start", env=env, timeout=60)
+
+    assert result.returncode != 0
+    assert f"{held} (ORDERSTREAM_DB_PORT, for mariadb)" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "supervisor.sock").exists()  # nothing was started
