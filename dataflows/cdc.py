@@ -1,0 +1,286 @@
+"""Debezium change events for ``shop.orders`` -> typed :class:`OrderChange` values.
+
+Pure: no bytewax, no confluent_kafka. The connector runs with JSON values without embedded
+schemas, ``decimal.handling.mode=string`` and the full ``before``/``after``/``op``/``source``
+envelope. ``DATETIME(6)`` columns arrive as ``io.debezium.time.MicroTimestamp``: integer
+microseconds since the epoch, the column's wall-clock value read as UTC (that is Debezium's
+default ``time.precision.mode=adaptive_time_microseconds``; ``connect`` mode would send
+milliseconds and is not supported). ISO-8601 strings are accepted too (e.g. from an
+``isostring`` converter); a string without an offset is read as UTC.
+
+Anything that is not a valid order change becomes a :class:`DeadLetter` with a short reason.
+A ``None`` value is a :class:`Tombstone` (Kafka's marker after a delete), not an error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any, TypeGuard
+
+import orjson
+
+from orderstream.contract import OrderStatus
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+class Op(StrEnum):
+    CREATE = "c"
+    UPDATE = "u"
+    DELETE = "d"
+    READ = "r"  # snapshot read
+
+
+class Reason(StrEnum):
+    """Why a record went to the dead-letter topic (the ``reason`` field)."""
+
+    NOT_JSON = "not_json"
+    BAD_ENVELOPE = "bad_envelope"  # not an object, unknown op, image missing for the op
+    MISSING_FIELD = "missing_field"
+    BAD_FIELD = "bad_field"  # id / customer_id not an integer, ids of before/after differ
+    UNKNOWN_STATUS = "unknown_status"
+    BAD_AMOUNT = "bad_amount"
+    BAD_CURRENCY = "bad_currency"
+    BAD_VERSION = "bad_version"
+    BAD_TIMESTAMP = "bad_timestamp"
+    WINDOW_EXPIRED = "window_expired"  # valid, but later than the window state is kept
+
+
+@dataclass(frozen=True)
+class RawChange:
+    """One record of the CDC topic, as read: coordinates plus raw key and value."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+    @property
+    def coordinates(self) -> str:
+        return f"{self.topic}/{self.partition}/{self.offset}"
+
+
+@dataclass(frozen=True)
+class OrderImage:
+    """One row image (``before`` or ``after``) of ``shop.orders``."""
+
+    order_id: int
+    customer_id: int
+    status: OrderStatus
+    total_amount: Decimal
+    currency: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    op: Op
+    before: OrderImage | None  # set for u and d
+    after: OrderImage | None  # set for c, u and r
+    source_ts_ms: int  # commit time in the database
+    source_position: str | None  # binlog file:pos:row
+    raw: RawChange
+
+    @property
+    def image(self) -> OrderImage:
+        """The row as this change leaves it (for a delete: as it was)."""
+        image = self.after if self.after is not None else self.before
+        assert image is not None  # parse_change guarantees one of them
+        return image
+
+    @property
+    def order_id(self) -> int:
+        return self.image.order_id
+
+    @property
+    def version(self) -> int:
+        return self.image.version
+
+    @property
+    def event_time(self) -> datetime:
+        """The after-image's ``updated_at``; for a delete, the before-image's."""
+        return self.image.updated_at
+
+    @property
+    def from_status(self) -> OrderStatus | None:
+        return self.before.status if self.before is not None else None
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    reason: Reason
+    detail: str
+    raw: RawChange
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    raw: RawChange
+
+
+Parsed = OrderChange | DeadLetter | Tombstone
+
+
+class _Invalid(Exception):
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def parse_change(raw: RawChange) -> Parsed:
+    """Parse one CDC record; never raises."""
+    if raw.value is None:
+        return Tombstone(raw)
+    try:
+        document = orjson.loads(raw.value)
+    except orjson.JSONDecodeError as err:
+        return DeadLetter(Reason.NOT_JSON, f"value is not JSON: {err}", raw)
+    try:
+        return _parse_envelope(document, raw)
+    except _Invalid as invalid:
+        return DeadLetter(invalid.reason, invalid.detail, raw)
+
+
+def is_change(parsed: Parsed) -> TypeGuard[OrderChange]:
+    return isinstance(parsed, OrderChange)
+
+
+def is_dead_letter(parsed: Parsed) -> TypeGuard[DeadLetter]:
+    return isinstance(parsed, DeadLetter)
+
+
+def is_tombstone(parsed: Parsed) -> TypeGuard[Tombstone]:
+    return isinstance(parsed, Tombstone)
+
+
+def _parse_envelope(document: Any, raw: RawChange) -> OrderChange:
+    if not isinstance(document, dict):
+        raise _Invalid(Reason.BAD_ENVELOPE, "value is not a JSON object")
+    if "payload" in document and "op" not in document:
+        raise _Invalid(Reason.BAD_ENVELOPE, "envelope has embedded schemas; expected none")
+    raw_op = document.get("op")
+    if raw_op not in {op.value for op in Op}:
+        raise _Invalid(Reason.BAD_ENVELOPE, f"op {raw_op!r} is not c/u/d/r")
+    op = Op(raw_op)
+    source = document.get("source")
+    if not isinstance(source, dict):
+        raise _Invalid(Reason.BAD_ENVELOPE, "source block missing")
+    source_ts_ms = source.get("ts_ms")
+    if not isinstance(source_ts_ms, int) or isinstance(source_ts_ms, bool):
+        raise _Invalid(Reason.BAD_ENVELOPE, "source.ts_ms missing or not an integer")
+
+    needs_before = op in (Op.UPDATE, Op.DELETE)
+    needs_after = op in (Op.CREATE, Op.UPDATE, Op.READ)
+    before = _image(document, "before") if needs_before else None
+    after = _image(document, "after") if needs_after else None
+    if before is not None and after is not None and before.order_id != after.order_id:
+        raise _Invalid(
+            Reason.BAD_FIELD, f"before.id={before.order_id} differs from after.id={after.order_id}"
+        )
+    return OrderChange(
+        op=op,
+        before=before,
+        after=after,
+        source_ts_ms=source_ts_ms,
+        source_position=_source_position(source),
+        raw=raw,
+    )
+
+
+def _image(document: dict[str, Any], name: str) -> OrderImage:
+    row = document.get(name)
+    if not isinstance(row, dict):
+        op = document.get("op")
+        raise _Invalid(Reason.BAD_ENVELOPE, f"{name} image missing for op={op}")
+
+    def field(column: str) -> Any:
+        value = row.get(column)
+        if value is None:
+            raise _Invalid(Reason.MISSING_FIELD, f"{name}.{column} is missing")
+        return value
+
+    return OrderImage(
+        order_id=_integer(field("id"), f"{name}.id", Reason.BAD_FIELD),
+        customer_id=_integer(field("customer_id"), f"{name}.customer_id", Reason.BAD_FIELD),
+        status=_status(field("status"), f"{name}.status"),
+        total_amount=_amount(field("total_amount"), f"{name}.total_amount"),
+        currency=_currency(field("currency"), f"{name}.currency"),
+        version=_version(field("version"), f"{name}.version"),
+        created_at=_timestamp(field("created_at"), f"{name}.created_at"),
+        updated_at=_timestamp(field("updated_at"), f"{name}.updated_at"),
+    )
+
+
+def _integer(value: Any, where: str, reason: Reason) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid(reason, f"{where}={value!r} is not an integer")
+    return int(value)
+
+
+def _version(value: Any, where: str) -> int:
+    version = _integer(value, where, Reason.BAD_VERSION)
+    if version < 1:
+        raise _Invalid(Reason.BAD_VERSION, f"{where}={version} must be >= 1")
+    return version
+
+
+def _status(value: Any, where: str) -> OrderStatus:
+    try:
+        return OrderStatus(value)
+    except ValueError:
+        raise _Invalid(Reason.UNKNOWN_STATUS, f"{where}={value!r} is not a known status") from None
+
+
+def _amount(value: Any, where: str) -> Decimal:
+    # decimal.handling.mode=string sends strings; an integer is exact too. Floats are not.
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise _Invalid(Reason.BAD_AMOUNT, f"{where}={value!r} is not a decimal string")
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise _Invalid(Reason.BAD_AMOUNT, f"{where}={value!r} is not a decimal") from None
+    exponent = amount.as_tuple().exponent
+    if not amount.is_finite() or not isinstance(exponent, int):
+        raise _Invalid(Reason.BAD_AMOUNT, f"{where}={value!r} is not a finite decimal")
+    if amount < 0 or exponent < -2:
+        raise _Invalid(Reason.BAD_AMOUNT, f"{where}={value!r} is not a DECIMAL(12,2) >= 0")
+    return amount
+
+
+def _currency(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
+        raise _Invalid(Reason.BAD_CURRENCY, f"{where}={value!r} is not 3 upper-case letters")
+    return value
+
+
+def _timestamp(value: Any, where: str) -> datetime:
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return EPOCH + timedelta(microseconds=value)
+        except OverflowError:
+            raise _Invalid(Reason.BAD_TIMESTAMP, f"{where}={value} is out of range") from None
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            raise _Invalid(Reason.BAD_TIMESTAMP, f"{where}={value!r} is not ISO-8601") from None
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    raise _Invalid(Reason.BAD_TIMESTAMP, f"{where}={value!r} is not epoch microseconds")
+
+
+def _source_position(source: dict[str, Any]) -> str | None:
+    file, pos = source.get("file"), source.get("pos")
+    if not file or pos is None:
+        return None
+    return f"{file}:{pos}:{source.get('row', 0)}"

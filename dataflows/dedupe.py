@@ -1,0 +1,125 @@
+"""Per-order memory: dedupe by version, status entry times, transition legality.
+
+Pure: no bytewax, no confluent_kafka. The dataflow keeps one :class:`OrderMemory` per order
+id (keyed state, so it is correct with any number of workers) and drops it after the order
+has been idle for a while; :func:`track` is the whole rule set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from dataflows.cdc import Op, OrderChange
+from orderstream.contract import OrderStatus, is_legal_transition
+
+ILLEGAL_TRANSITION = "illegal_transition"
+
+
+@dataclass(frozen=True)
+class OrderMemory:
+    """What the dataflow remembers about one order."""
+
+    version: int  # highest version emitted
+    deleted: bool  # the delete of that version was emitted too
+    status: OrderStatus
+    status_since: datetime | None  # when the order entered `status`; None: unknown
+    last_seen: datetime  # system time of the last change, for idle eviction
+
+
+@dataclass(frozen=True)
+class TrackedChange:
+    """A change that passed dedupe, with what the per-order memory adds to it."""
+
+    change: OrderChange
+    anomalies: tuple[str, ...]
+    # For a status change (from != to): time spent in `from`; None when the entry time is
+    # unknown (first seen mid-life, or memory evicted). Always None for other changes.
+    time_in_previous_status: timedelta | None
+
+    @property
+    def is_status_change(self) -> bool:
+        change = self.change
+        return (
+            change.op is Op.UPDATE
+            and change.before is not None
+            and change.after is not None
+            and change.before.status != change.after.status
+        )
+
+
+def _rank(version: int, deleted: bool) -> tuple[int, int]:
+    # A delete carries the version of the row it removes: it comes after that version.
+    return (version, 1 if deleted else 0)
+
+
+def track(
+    memory: OrderMemory | None, change: OrderChange, now: datetime
+) -> tuple[OrderMemory | None, TrackedChange | None]:
+    """Apply one change to an order's memory.
+
+    Returns the new memory and the tracked change, or ``None`` for a duplicate (a version
+    not higher than the highest one emitted), which leaves the memory as it was except
+    that the order counts as seen now.
+    """
+    is_delete = change.op is Op.DELETE
+    if memory is not None and _rank(change.version, is_delete) <= _rank(
+        memory.version, memory.deleted
+    ):
+        return _seen(memory, now), None
+
+    image = change.image
+    anomalies: tuple[str, ...] = ()
+    time_in_previous: timedelta | None = None
+    status_since: datetime | None
+
+    if change.op is Op.READ:
+        # Snapshot: the baseline. Its updated_at stands in for the entry time.
+        status_since = image.updated_at
+    elif change.op is Op.CREATE:
+        if not is_legal_transition(None, image.status):
+            anomalies = (ILLEGAL_TRANSITION,)
+        status_since = image.updated_at
+    elif change.op is Op.UPDATE:
+        assert change.before is not None
+        from_status, to_status = change.before.status, image.status
+        if not is_legal_transition(from_status, to_status):
+            anomalies = (ILLEGAL_TRANSITION,)
+        known_since = _known_entry_time(memory, from_status)
+        if from_status != to_status:
+            if known_since is not None:
+                time_in_previous = image.updated_at - known_since
+            status_since = image.updated_at
+        else:
+            status_since = known_since
+    else:  # delete: the order keeps its last status; nothing to time
+        status_since = _known_entry_time(memory, image.status)
+
+    new_memory = OrderMemory(
+        version=image.version,
+        deleted=is_delete,
+        status=image.status,
+        status_since=status_since,
+        last_seen=now,
+    )
+    return new_memory, TrackedChange(change, anomalies, time_in_previous)
+
+
+def _known_entry_time(memory: OrderMemory | None, status: OrderStatus) -> datetime | None:
+    if memory is None or memory.status != status:
+        return None
+    return memory.status_since
+
+
+def _seen(memory: OrderMemory, now: datetime) -> OrderMemory:
+    if now <= memory.last_seen:
+        return memory
+    return OrderMemory(memory.version, memory.deleted, memory.status, memory.status_since, now)
+
+
+def is_idle(memory: OrderMemory, now: datetime, idle_after: timedelta) -> bool:
+    return now - memory.last_seen >= idle_after
+
+
+def evict_at(memory: OrderMemory, idle_after: timedelta) -> datetime:
+    return memory.last_seen + idle_after

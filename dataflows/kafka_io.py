@@ -1,0 +1,268 @@
+"""Kafka input and output of the dataflow (confluent-kafka under Bytewax's connector APIs).
+
+Nothing here connects at import or construction: consumers and producers are created when
+Bytewax builds the partitions at run time, so ``dataflows.orders`` imports without a broker.
+
+Input: one source partition per topic partition, assigned (no consumer group), offsets kept
+in Bytewax's recovery snapshots. The first run starts at the beginning of the topic; a
+recovered offset that no longer exists (retention deleted it) stops the dataflow
+(``auto.offset.reset=error``) instead of silently skipping data. Transient network errors
+are logged and retried by librdkafka; any other consumer error stops the dataflow.
+
+Output: one idempotent producer (``acks=all``, ``enable.idempotence=true``) per worker and
+topic. Every batch is flushed and every delivery report checked; a failed or unconfirmed
+delivery raises :class:`DeliveryFailed`, which stops the dataflow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from bytewax.connectors.kafka import BYTEWAX_CONSUMER_LAG_GAUGE
+from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    Message,
+    Producer,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient
+
+from dataflows import metrics
+from dataflows.cdc import RawChange
+from dataflows.records import OutRecord
+
+log = logging.getLogger(__name__)
+
+#: Consumer errors librdkafka recovers from by itself (brokers restarting, DNS hiccups).
+TRANSIENT_CONSUMER_ERRORS = frozenset(
+    {
+        KafkaError._TRANSPORT,
+        KafkaError._ALL_BROKERS_DOWN,
+        KafkaError._RESOLVE,
+        KafkaError._TIMED_OUT,
+    }
+)
+_POLL_TIMEOUT_S = 0.02
+
+
+class SourceError(RuntimeError):
+    """The CDC topic cannot be read as required; the dataflow must stop."""
+
+
+class DeliveryFailed(RuntimeError):
+    """An output record was not confirmed by the brokers; the dataflow must stop."""
+
+
+def consumer_config(bootstrap_servers: str) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": bootstrap_servers,
+        # Partitions are assigned, never subscribed: the group id is required but unused,
+        # and nothing is committed. Offsets live in Bytewax's recovery snapshots.
+        "group.id": "orderstream-dataflow-unused",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        # An assigned offset that no longer exists is an error, never a silent jump.
+        "auto.offset.reset": "error",
+        "enable.partition.eof": False,
+        "statistics.interval.ms": 1000,
+    }
+
+
+def producer_config(bootstrap_servers: str, delivery_timeout: timedelta) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": bootstrap_servers,
+        "acks": "all",
+        "enable.idempotence": True,
+        # Same key -> same partition as Java clients (and any other murmur2 producer).
+        "partitioner": "murmur2_random",
+        "linger.ms": 5,
+        "delivery.timeout.ms": int(delivery_timeout.total_seconds() * 1000),
+    }
+
+
+class CdcSource(FixedPartitionedSource[RawChange, int]):
+    """The CDC topic as :class:`RawChange` items; partitions are ``<topic>-<partition>``."""
+
+    def __init__(self, bootstrap_servers: str, topic: str, batch_size: int = 500) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._topic = topic
+        self._batch_size = batch_size
+
+    def list_parts(self) -> list[str]:
+        admin = AdminClient({"bootstrap.servers": self._bootstrap_servers})
+        metadata = admin.list_topics(self._topic, timeout=30)
+        topic = metadata.topics.get(self._topic)
+        if topic is None or topic.error is not None:
+            error = "unknown topic" if topic is None else topic.error.str()
+            raise SourceError(f"cannot list partitions of topic {self._topic!r}: {error}")
+        return [f"{self._topic}-{index}" for index in sorted(topic.partitions)]
+
+    def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> CdcPartition:
+        topic, _, index = for_part.rpartition("-")
+        if topic != self._topic:
+            raise SourceError(
+                f"recovery data is for topic {topic!r}, the dataflow reads {self._topic!r}"
+            )
+        return CdcPartition(
+            step_id,
+            consumer_config(self._bootstrap_servers),
+            topic,
+            int(index),
+            OFFSET_BEGINNING if resume_state is None else resume_state,
+            self._batch_size,
+        )
+
+
+class CdcPartition(StatefulSourcePartition[RawChange, int]):
+    def __init__(
+        self,
+        step_id: str,
+        config: dict[str, Any],
+        topic: str,
+        partition: int,
+        next_offset: int,
+        batch_size: int,
+    ) -> None:
+        self._topic = topic
+        self._partition = partition
+        self._next_offset = next_offset
+        self._batch_size = batch_size
+        self._lag = BYTEWAX_CONSUMER_LAG_GAUGE.labels(
+            step_id=step_id, topic=topic, partition=partition
+        )
+        self._consumer = Consumer({**config, "stats_cb": self._on_stats})
+        self._consumer.assign([TopicPartition(topic, partition, next_offset)])
+
+    def next_batch(self) -> list[RawChange]:
+        batch: list[RawChange] = []
+        for message in self._consumer.consume(self._batch_size, _POLL_TIMEOUT_S):
+            error = message.error()
+            if error is not None:
+                self._handle_error(error)
+                continue
+            batch.append(self._raw_change(message))
+            self._next_offset = message.offset() + 1
+        return batch
+
+    def snapshot(self) -> int:
+        return self._next_offset
+
+    def close(self) -> None:
+        self._consumer.close()
+
+    def _raw_change(self, message: Message) -> RawChange:
+        return RawChange(
+            topic=self._topic,
+            partition=self._partition,
+            offset=message.offset(),
+            key=message.key(),
+            value=message.value(),
+        )
+
+    def _handle_error(self, error: KafkaError) -> None:
+        if error.code() in TRANSIENT_CONSUMER_ERRORS and not error.fatal():
+            log.warning("Kafka consumer of %s[%d]: %s", self._topic, self._partition, error)
+            return
+        raise SourceError(
+            f"reading {self._topic}[{self._partition}] at offset {self._next_offset} failed: "
+            f"{error.str()} (code {error.name()}). If the offset was deleted by retention, "
+            "the recovery state is older than the topic: see docs/dataflow.md, Recovery."
+        )
+
+    def _on_stats(self, stats_json: str) -> None:
+        try:
+            stats = json.loads(stats_json)["topics"][self._topic]["partitions"]
+            end_offset = stats[str(self._partition)]["ls_offset"]
+        except (KeyError, ValueError):
+            return
+        if self._next_offset >= 0 and end_offset >= 0:
+            self._lag.set(end_offset - self._next_offset)
+
+
+class KafkaTopicSink(DynamicSink[OutRecord]):
+    """Writes :class:`OutRecord` items to one topic and never drops one silently."""
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        delivery_timeout: timedelta,
+        *,
+        observe_latency: bool = False,
+    ) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._topic = topic
+        self._delivery_timeout = delivery_timeout
+        self._observe_latency = observe_latency
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> TopicWriter:
+        producer = Producer(producer_config(self._bootstrap_servers, self._delivery_timeout))
+        # Flush waits a little longer than librdkafka's own delivery timeout, so a record
+        # normally fails with its delivery report rather than as "still in flight".
+        flush_timeout = self._delivery_timeout + timedelta(seconds=5)
+        return TopicWriter(producer, self._topic, flush_timeout, self._observe_latency)
+
+
+class TopicWriter(StatelessSinkPartition[OutRecord]):
+    def __init__(
+        self, producer: Producer, topic: str, flush_timeout: timedelta, observe_latency: bool
+    ) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._flush_timeout_s = flush_timeout.total_seconds()
+        self._observe_latency = observe_latency
+
+    def write_batch(self, items: list[OutRecord]) -> None:
+        failures: list[str] = []
+
+        def on_delivery(error: KafkaError | None, message: Message) -> None:
+            if error is not None:
+                failures.append(f"key {message.key()!r}: {error.str()}")
+
+        for record in items:
+            self._produce(record, on_delivery)
+        self._confirm(failures)
+        if self._observe_latency:
+            now_ms = time.time() * 1000
+            for record in items:
+                if record.source_ts_ms is not None:
+                    metrics.E2E_LATENCY.observe(max(0.0, now_ms - record.source_ts_ms) / 1000)
+
+    def close(self) -> None:
+        self._confirm([])
+
+    def _produce(self, record: OutRecord, on_delivery: Any) -> None:
+        while True:
+            try:
+                self._producer.produce(
+                    self._topic,
+                    key=record.key.encode(),
+                    value=record.value,
+                    on_delivery=on_delivery,
+                )
+            except BufferError:  # local queue full: serve delivery reports, then retry
+                self._producer.poll(0.1)
+            else:
+                self._producer.poll(0)
+                return
+
+    def _confirm(self, failures: list[str]) -> None:
+        remaining = self._producer.flush(self._flush_timeout_s)
+        if failures:
+            shown = "; ".join(failures[:5])
+            raise DeliveryFailed(
+                f"{len(failures)} record(s) to topic {self._topic!r} failed delivery: {shown}"
+            )
+        if remaining:
+            raise DeliveryFailed(
+                f"{remaining} record(s) to topic {self._topic!r} still unconfirmed after "
+                f"{self._flush_timeout_s:.0f}s"
+            )

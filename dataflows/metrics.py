@@ -1,0 +1,64 @@
+"""Prometheus metrics of the dataflow (ARCHITECTURE.md §6), prefix ``orders_``.
+
+All metrics live in prometheus-client's default registry, which also holds Bytewax's own
+``bytewax_kafka_consumer_lag``; :func:`serve` exposes it on /metrics.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+EVENTS_IN = Counter("orders_events_in", "CDC records read from the input topic")
+PROCESSED = Counter(
+    "orders_processed", "Order changes emitted to processed-orders, by Debezium op", ["op"]
+)
+DUPLICATES_DROPPED = Counter(
+    "orders_duplicates_dropped", "Changes dropped because their version was already emitted"
+)
+DLQ = Counter("orders_dlq", "Records sent to the dead-letter topic, by reason", ["reason"])
+LATE_EVENTS = Counter(
+    "orders_late_events",
+    "Changes that arrived after the watermark passed their window's end, by aggregate",
+    ["aggregate"],
+)
+ILLEGAL_TRANSITIONS = Counter(
+    "orders_illegal_transitions",
+    "Changes whose status change is not a legal transition (from=none: an insert)",
+    ["from", "to"],
+)
+TOMBSTONES = Counter("orders_tombstones", "Tombstones (null values after deletes) skipped")
+REVENUE = Counter(
+    "orders_revenue",
+    "Money counted into revenue windows, by currency and kind "
+    "(gross, refunds, adjustments_up, adjustments_down; all non-negative)",
+    ["currency", "kind"],
+)
+STATUS_TRANSITIONS = Counter(
+    "orders_status_transitions", "Status transitions counted into windows", ["from", "to"]
+)
+E2E_LATENCY = Histogram(
+    "orders_e2e_latency_seconds",
+    "Database commit (source.ts_ms) to confirmed produce of the processed-orders record",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0),
+)
+TRACKED_ORDERS = Gauge(
+    "orders_tracked_orders", "Orders whose per-order state this process currently keeps"
+)
+
+
+def count_revenue(currency: str, gross: Decimal, refunds: Decimal, adjustments: Decimal) -> None:
+    if gross:
+        REVENUE.labels(currency, "gross").inc(float(gross))
+    if refunds:
+        REVENUE.labels(currency, "refunds").inc(float(refunds))
+    if adjustments > 0:
+        REVENUE.labels(currency, "adjustments_up").inc(float(adjustments))
+    elif adjustments < 0:
+        REVENUE.labels(currency, "adjustments_down").inc(float(-adjustments))
+
+
+def serve(host: str, port: int) -> None:
+    """Serve /metrics in a daemon thread; raises OSError if the port is taken."""
+    start_http_server(port, addr=host)

@@ -1,0 +1,211 @@
+"""The orders dataflow: ``python -m bytewax.run dataflows.orders``.
+
+Reads Debezium change events of ``shop.orders`` and writes processed-orders, revenue and
+status-transition windows and dead letters (ARCHITECTURE.md §4-6, docs/dataflow.md).
+This module only wires steps; the rules live in the pure modules next to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import bytewax.operators as op
+from bytewax.dataflow import Dataflow
+from bytewax.inputs import Source
+from bytewax.outputs import Sink
+
+from dataflows import metrics, records, revenue, routing, transitions
+from dataflows.cdc import DeadLetter, OrderChange, Parsed, RawChange, Tombstone, parse_change
+from dataflows.clock import SYSTEM_CLOCK, Clock
+from dataflows.dedupe import TrackedChange
+from dataflows.records import OutRecord
+from dataflows.revenue import RevenueTotals
+from dataflows.routing import Timed
+from dataflows.settings import (
+    METRICS_PORT_VARIABLE,
+    DataflowSettings,
+    FlowConfig,
+    bytewax_process_id,
+)
+from dataflows.stateful import OrderTracker, WindowedAggregate
+from dataflows.transitions import TransitionSample, TransitionStats
+from dataflows.windows import EventTimeWindows, Fold, WindowResult, WindowSpec, WindowsState
+from orderstream.settings import SettingsError
+
+REVENUE_FOLD: Fold[RevenueTotals, RevenueTotals] = Fold(revenue.initialize, revenue.agg)
+TRANSITIONS_FOLD: Fold[TransitionSample, TransitionStats] = Fold(
+    transitions.initialize, transitions.agg
+)
+
+
+@dataclass(frozen=True)
+class Sinks:
+    processed: Sink[OutRecord]
+    revenue: Sink[OutRecord]
+    transitions: Sink[OutRecord]
+    dead_letters: Sink[OutRecord]
+
+
+def build_flow(
+    source: Source[RawChange],
+    sinks: Sinks,
+    config: FlowConfig | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Dataflow:
+    config = config or FlowConfig()
+    spec = WindowSpec(config.window_length, config.allowed_lateness, config.window_retention)
+
+    def track_order(memory: Any) -> OrderTracker:
+        return OrderTracker(memory, config.order_state_idle, clock)
+
+    def window_revenue(
+        state: WindowsState[RevenueTotals] | None,
+    ) -> WindowedAggregate[RevenueTotals, RevenueTotals]:
+        return WindowedAggregate("revenue", EventTimeWindows(spec, REVENUE_FOLD, state), clock)
+
+    def window_transitions(
+        state: WindowsState[TransitionStats] | None,
+    ) -> WindowedAggregate[TransitionSample, TransitionStats]:
+        windows = EventTimeWindows(spec, TRANSITIONS_FOLD, state)
+        return WindowedAggregate("transitions", windows, clock)
+
+    def processed_record(keyed: tuple[str, TrackedChange]) -> OutRecord:
+        return records.processed_order(keyed[1], clock.now())
+
+    def dead_letter_record(letter: DeadLetter) -> OutRecord:
+        return records.dead_letter(letter, clock.now())
+
+    flow = Dataflow("orders")
+    raw = op.input("read_cdc", flow, source)
+    op.inspect("count_in", raw, _count_in)
+    parsed = op.map("parse_cdc", raw, parse_change)
+    op.inspect("count_tombstones", parsed, _count_tombstone)
+    invalid = op.filter_map("invalid_records", parsed, routing.dead_letter_or_none)
+    changes = op.filter_map("order_changes", parsed, routing.change_or_none)
+
+    by_order = op.key_on("key_by_order", changes, routing.order_key)
+    tracked = op.stateful("dedupe_by_order", by_order, track_order)
+    op.inspect("count_processed", tracked, _count_processed)
+    processed = op.map("format_processed", tracked, processed_record)
+    op.output("write_processed", processed, sinks.processed)
+
+    by_currency = op.filter_map("revenue_by_currency", tracked, routing.revenue_input)
+    op.inspect("count_revenue", by_currency, _count_revenue)
+    revenue_out = op.stateful("window_revenue", by_currency, window_revenue)
+    revenue_records = op.filter_map("format_revenue", revenue_out, _revenue_record)
+    op.output("write_revenue", revenue_records, sinks.revenue)
+
+    by_pair = op.filter_map("transitions_by_pair", tracked, routing.transition_input)
+    op.inspect("count_transitions", by_pair, _count_transition)
+    transitions_out = op.stateful("window_transitions", by_pair, window_transitions)
+    transition_records = op.filter_map("format_transitions", transitions_out, _transition_record)
+    op.output("write_transitions", transition_records, sinks.transitions)
+
+    too_late_revenue = op.filter_map("expired_revenue", revenue_out, _keyed_dead_letter)
+    too_late_transitions = op.filter_map("expired_transitions", transitions_out, _keyed_dead_letter)
+    dead_letters = op.merge("dead_letters", invalid, too_late_revenue, too_late_transitions)
+    op.inspect("count_dlq", dead_letters, _count_dead_letter)
+    dlq_records = op.map("format_dlq", dead_letters, dead_letter_record)
+    op.output("write_dlq", dlq_records, sinks.dead_letters)
+    return flow
+
+
+def flow() -> Dataflow:
+    """Production wiring; ``python -m bytewax.run dataflows.orders`` calls this."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    try:
+        settings = DataflowSettings.from_env()
+    except SettingsError as err:
+        raise SystemExit(f"dataflows.orders: {err}") from None
+    _serve_metrics(settings)
+
+    # Imported here so that tests and tools can build flows without confluent_kafka.
+    from dataflows.kafka_io import CdcSource, KafkaTopicSink
+
+    topics, timeout = settings.topics, settings.delivery_timeout
+    servers = settings.bootstrap_servers
+    sinks = Sinks(
+        processed=KafkaTopicSink(servers, topics.processed, timeout, observe_latency=True),
+        revenue=KafkaTopicSink(servers, topics.revenue, timeout),
+        transitions=KafkaTopicSink(servers, topics.transitions, timeout),
+        dead_letters=KafkaTopicSink(servers, topics.dlq, timeout),
+    )
+    return build_flow(CdcSource(servers, topics.cdc), sinks, settings.flow)
+
+
+def _serve_metrics(settings: DataflowSettings) -> None:
+    name = METRICS_PORT_VARIABLE
+    process_id = bytewax_process_id(sys.argv[1:], os.environ)
+    port = settings.metrics_port + process_id
+    if port > 65535:
+        raise SystemExit(
+            f"dataflows.orders: {name}={settings.metrics_port} + process id {process_id} > 65535"
+        )
+    try:
+        metrics.serve(settings.metrics_host, port)
+    except OSError as err:
+        raise SystemExit(
+            f"dataflows.orders: cannot serve metrics on {settings.metrics_host}:{port} "
+            f"({name}={settings.metrics_port} + process id {process_id}): {err}"
+        ) from None
+
+
+# --- metric taps -------------------------------------------------------------------------
+
+
+def _count_in(_step_id: str, _raw: RawChange) -> None:
+    metrics.EVENTS_IN.inc()
+
+
+def _count_tombstone(_step_id: str, parsed: Parsed) -> None:
+    if isinstance(parsed, Tombstone):
+        metrics.TOMBSTONES.inc()
+
+
+def _count_processed(_step_id: str, keyed: tuple[str, TrackedChange]) -> None:
+    tracked = keyed[1]
+    change: OrderChange = tracked.change
+    metrics.PROCESSED.labels(str(change.op)).inc()
+    if tracked.anomalies:
+        from_status = "none" if change.from_status is None else str(change.from_status)
+        metrics.ILLEGAL_TRANSITIONS.labels(from_status, str(change.image.status)).inc()
+
+
+def _count_revenue(_step_id: str, keyed: tuple[str, Timed[RevenueTotals]]) -> None:
+    currency, totals = keyed[0], keyed[1].value
+    metrics.count_revenue(currency, totals.gross, totals.refunds, totals.adjustments)
+
+
+def _count_transition(_step_id: str, keyed: tuple[str, Timed[TransitionSample]]) -> None:
+    sample = keyed[1].value
+    metrics.STATUS_TRANSITIONS.labels(str(sample.from_status), str(sample.to_status)).inc()
+
+
+def _count_dead_letter(_step_id: str, letter: DeadLetter) -> None:
+    metrics.DLQ.labels(str(letter.reason)).inc()
+
+
+# --- window outputs ----------------------------------------------------------------------
+
+
+def _revenue_record(
+    keyed: tuple[str, WindowResult[RevenueTotals] | DeadLetter],
+) -> OutRecord | None:
+    currency, out = keyed
+    return records.revenue_window(currency, out) if isinstance(out, WindowResult) else None
+
+
+def _transition_record(
+    keyed: tuple[str, WindowResult[TransitionStats] | DeadLetter],
+) -> OutRecord | None:
+    pair, out = keyed
+    return records.transitions_window(pair, out) if isinstance(out, WindowResult) else None
+
+
+def _keyed_dead_letter(keyed: tuple[str, object]) -> DeadLetter | None:
+    return keyed[1] if isinstance(keyed[1], DeadLetter) else None

@@ -1,0 +1,145 @@
+"""The wire format of every output topic (keys and JSON values), serialized with orjson.
+
+Pure: no bytewax, no confluent_kafka. Another engineer's reconcile tool reads these formats;
+docs/dataflow.md describes them. Times are ``datetime.isoformat()`` of aware UTC datetimes;
+money is a string with exactly two decimals; durations are seconds rounded to milliseconds.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+import orjson
+
+from dataflows.cdc import DeadLetter, RawChange, Reason
+from dataflows.dedupe import TrackedChange
+from dataflows.revenue import RevenueTotals
+from dataflows.transitions import TransitionStats, summarize
+from dataflows.windows import WindowResult
+
+_CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class OutRecord:
+    """One record for an output topic; ``source_ts_ms`` feeds the end-to-end latency metric."""
+
+    key: str
+    value: bytes
+    source_ts_ms: int | None = None
+
+
+def iso(moment: datetime) -> str:
+    """ISO-8601 in UTC, e.g. ``2026-11-25T00:01:00+00:00``."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}")
+    return moment.astimezone(UTC).isoformat()
+
+
+def money(amount: Decimal) -> str:
+    """Exactly two decimals, never ``-0.00``."""
+    cents = amount.quantize(_CENT, rounding=ROUND_HALF_EVEN)
+    if cents == 0:
+        cents = Decimal("0.00")
+    return format(cents, "f")
+
+
+def seconds(milliseconds: int | None) -> float | None:
+    return None if milliseconds is None else round(milliseconds / 1000, 3)
+
+
+def _dumps(value: dict[str, Any]) -> bytes:
+    return orjson.dumps(value)
+
+
+def processed_order(tracked: TrackedChange, processed_at: datetime) -> OutRecord:
+    change = tracked.change
+    image = change.image
+    value = {
+        "order_id": image.order_id,
+        "version": image.version,
+        "op": str(change.op),
+        "status": str(image.status),
+        "previous_status": None if change.before is None else str(change.before.status),
+        "customer_id": image.customer_id,
+        "total_amount": money(image.total_amount),
+        "currency": image.currency,
+        "created_at": iso(image.created_at),
+        "updated_at": iso(image.updated_at),
+        "source_ts_ms": change.source_ts_ms,
+        "source_position": change.source_position,
+        "processed_at": iso(processed_at),
+        "anomalies": list(tracked.anomalies),
+    }
+    return OutRecord(str(image.order_id), _dumps(value), change.source_ts_ms)
+
+
+def revenue_window(currency: str, result: WindowResult[RevenueTotals]) -> OutRecord:
+    totals = result.totals
+    start = iso(result.window_start)
+    value = {
+        "window_start": start,
+        "window_end": iso(result.window_end),
+        "currency": currency,
+        "gross": money(totals.gross),
+        "refunds": money(totals.refunds),
+        "adjustments": money(totals.adjustments),
+        "net": money(totals.net),
+        "paid_count": totals.paid_count,
+        "refund_count": totals.refund_count,
+        "revision": result.revision,
+    }
+    return OutRecord(f"{start}|{currency}", _dumps(value))
+
+
+def transitions_window(pair: str, result: WindowResult[TransitionStats]) -> OutRecord:
+    """``pair`` is ``FROM|TO``."""
+    from_status, to_status = pair.split("|", 1)
+    summary = summarize(result.totals)
+    start = iso(result.window_start)
+    value = {
+        "window_start": start,
+        "window_end": iso(result.window_end),
+        "from_status": from_status,
+        "to_status": to_status,
+        "count": summary.count,
+        "timed_count": summary.timed_count,
+        "untimed_count": summary.untimed_count,
+        "p50_seconds": seconds(summary.p50_ms),
+        "p95_seconds": seconds(summary.p95_ms),
+        "max_seconds": seconds(summary.max_ms),
+        "revision": result.revision,
+    }
+    return OutRecord(f"{start}|{pair}", _dumps(value))
+
+
+def _b64(raw: bytes | None) -> str | None:
+    return None if raw is None else base64.b64encode(raw).decode("ascii")
+
+
+def dead_letter(letter: DeadLetter, failed_at: datetime) -> OutRecord:
+    raw = letter.raw
+    value = {
+        "reason": str(letter.reason),
+        "detail": letter.detail,
+        "source_topic": raw.topic,
+        "source_partition": raw.partition,
+        "source_offset": raw.offset,
+        "raw_key": _b64(raw.key),
+        "raw_value": _b64(raw.value),
+        "failed_at": iso(failed_at),
+    }
+    return OutRecord(raw.coordinates, _dumps(value))
+
+
+def expired_change(raw: RawChange, window_start: datetime, aggregate: str) -> DeadLetter:
+    """A valid change too late to correct its window (its totals are no longer kept)."""
+    detail = (
+        f"{aggregate} window {iso(window_start)} was closed and its totals dropped "
+        "(ORDERSTREAM_WINDOW_RETENTION_SECONDS); the change cannot correct it"
+    )
+    return DeadLetter(Reason.WINDOW_EXPIRED, detail, raw)

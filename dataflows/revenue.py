@@ -1,0 +1,75 @@
+"""Revenue per currency per window: what one change contributes, and the window fold.
+
+Pure: no bytewax, no confluent_kafka. The rules look only at ``(from, to)``: legality
+changes the anomaly flag, never the money (ARCHITECTURE.md §5).
+
+The fold is a commutative monoid (``initialize`` is the identity, ``merge`` is associative
+and commutative), so totals do not depend on arrival order or on which changes were late.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from dataflows.cdc import Op
+from dataflows.dedupe import TrackedChange
+from orderstream.contract import ADJUSTABLE_STATUSES, REFUND_TRANSITIONS, OrderStatus
+
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True)
+class RevenueTotals:
+    """Totals of a window, or the contribution of a single change."""
+
+    gross: Decimal = ZERO
+    refunds: Decimal = ZERO
+    adjustments: Decimal = ZERO
+    paid_count: int = 0
+    refund_count: int = 0
+
+    @property
+    def net(self) -> Decimal:
+        return self.gross - self.refunds + self.adjustments
+
+
+def contribution(tracked: TrackedChange) -> RevenueTotals | None:
+    """What a change adds to its window's revenue; ``None`` if it touches no money."""
+    change = tracked.change
+    after = change.after
+    if change.op is Op.CREATE and after is not None:
+        if after.status is OrderStatus.PAID:
+            return RevenueTotals(gross=after.total_amount, paid_count=1)
+        return None
+    if change.op is not Op.UPDATE or change.before is None or after is None:
+        return None  # snapshot reads and deletes count toward nothing
+    before = change.before
+    from_status, to_status = before.status, after.status
+    if from_status == to_status:
+        if to_status in ADJUSTABLE_STATUSES:
+            return RevenueTotals(adjustments=after.total_amount - before.total_amount)
+        return None
+    if to_status is OrderStatus.PAID:
+        return RevenueTotals(gross=after.total_amount, paid_count=1)
+    if (from_status, to_status) in REFUND_TRANSITIONS:
+        return RevenueTotals(refunds=before.total_amount, refund_count=1)
+    return None
+
+
+def initialize() -> RevenueTotals:
+    return RevenueTotals()
+
+
+def merge(a: RevenueTotals, b: RevenueTotals) -> RevenueTotals:
+    return RevenueTotals(
+        gross=a.gross + b.gross,
+        refunds=a.refunds + b.refunds,
+        adjustments=a.adjustments + b.adjustments,
+        paid_count=a.paid_count + b.paid_count,
+        refund_count=a.refund_count + b.refund_count,
+    )
+
+
+#: Adding one change's contribution is merging it.
+agg = merge

@@ -1,0 +1,110 @@
+"""Status transitions per ``(from, to)`` per window: count and time spent in ``from``.
+
+Pure: no bytewax, no confluent_kafka. A transition is an update whose status changes;
+inserts, amount edits, snapshot reads and deletes are not transitions. Durations are kept
+exactly, in whole milliseconds, so percentiles of a corrected window are exact too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from dataflows.dedupe import TrackedChange
+from orderstream.contract import OrderStatus
+
+_MICROSECONDS_PER_MS = 1000
+
+
+@dataclass(frozen=True)
+class TransitionSample:
+    from_status: OrderStatus
+    to_status: OrderStatus
+    duration_ms: int | None  # time spent in from_status; None when unknown (untimed)
+
+    @property
+    def pair(self) -> str:
+        return f"{self.from_status}|{self.to_status}"
+
+
+@dataclass(frozen=True)
+class TransitionStats:
+    """Window accumulator: ``durations_ms`` is a multiset (order carries no meaning)."""
+
+    count: int = 0
+    untimed_count: int = 0
+    durations_ms: tuple[int, ...] = ()
+
+    @property
+    def timed_count(self) -> int:
+        return len(self.durations_ms)
+
+
+@dataclass(frozen=True)
+class TransitionSummary:
+    count: int
+    timed_count: int
+    untimed_count: int
+    p50_ms: int | None
+    p95_ms: int | None
+    max_ms: int | None
+
+
+def to_milliseconds(duration: timedelta) -> int:
+    """Whole milliseconds, half-up (durations are seconds with millisecond precision)."""
+    microseconds = duration // timedelta(microseconds=1)
+    return (microseconds + _MICROSECONDS_PER_MS // 2) // _MICROSECONDS_PER_MS
+
+
+def sample(tracked: TrackedChange) -> TransitionSample | None:
+    if not tracked.is_status_change:
+        return None
+    change = tracked.change
+    assert change.before is not None and change.after is not None
+    elapsed = tracked.time_in_previous_status
+    return TransitionSample(
+        from_status=change.before.status,
+        to_status=change.after.status,
+        duration_ms=None if elapsed is None else to_milliseconds(elapsed),
+    )
+
+
+def initialize() -> TransitionStats:
+    return TransitionStats()
+
+
+def agg(stats: TransitionStats, item: TransitionSample) -> TransitionStats:
+    if item.duration_ms is None:
+        return TransitionStats(stats.count + 1, stats.untimed_count + 1, stats.durations_ms)
+    return TransitionStats(
+        stats.count + 1, stats.untimed_count, (*stats.durations_ms, item.duration_ms)
+    )
+
+
+def merge(a: TransitionStats, b: TransitionStats) -> TransitionStats:
+    return TransitionStats(
+        a.count + b.count, a.untimed_count + b.untimed_count, a.durations_ms + b.durations_ms
+    )
+
+
+def nearest_rank(sorted_values: Sequence[int], percentile: int) -> int:
+    """The nearest-rank percentile: the smallest value with at least p% of values <= it."""
+    if not sorted_values or not 0 < percentile <= 100:
+        raise ValueError("need values and 0 < percentile <= 100")
+    rank = -(-percentile * len(sorted_values) // 100)  # ceil, in integers
+    return sorted_values[rank - 1]
+
+
+def summarize(stats: TransitionStats) -> TransitionSummary:
+    durations = sorted(stats.durations_ms)
+    if not durations:
+        return TransitionSummary(stats.count, 0, stats.untimed_count, None, None, None)
+    return TransitionSummary(
+        count=stats.count,
+        timed_count=len(durations),
+        untimed_count=stats.untimed_count,
+        p50_ms=nearest_rank(durations, 50),
+        p95_ms=nearest_rank(durations, 95),
+        max_ms=durations[-1],
+    )

@@ -1,0 +1,194 @@
+"""Tumbling event-time windows for one key, closed by a watermark, corrected when late.
+
+Pure: no bytewax, no confluent_kafka. The dataflow keeps one :class:`EventTimeWindows` per
+aggregate key (a currency, or a ``from|to`` pair); inside it, state is per window, so the
+logical state key is ``window|currency`` / ``window|from|to``.
+
+- **Watermark**: the highest event time seen minus the allowed lateness, advanced further by
+  the system time elapsed since that event arrived (so windows still close when a key goes
+  quiet). It never moves backwards. This is Bytewax's ``EventClock`` rule.
+- **Close**: a window whose end is at or before the watermark is emitted with revision 1.
+- **Late**: a change whose window has ended by the watermark when it arrives. If the window
+  was already emitted, the change is added to the kept totals and the window is emitted
+  again, complete, with ``revision + 1``. If the window never existed, it is opened and
+  closed at once (revision 1).
+- **Retention**: a closed window's totals are kept until the watermark passes its end plus the
+  retention; a later change for it cannot be applied and is reported as ``expired`` (the
+  dataflow dead-letters it) rather than overwriting the true totals with a partial record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
+
+V = TypeVar("V")
+A = TypeVar("A")
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NO_TIME = timedelta(0)
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    length: timedelta
+    allowed_lateness: timedelta
+    retention: timedelta
+    align_to: datetime = EPOCH  # windows start at align_to + k * length (UTC minutes for 60 s)
+
+    def start_of(self, event_time: datetime) -> datetime:
+        return self.align_to + ((event_time - self.align_to) // self.length) * self.length
+
+
+@dataclass(frozen=True)
+class Fold(Generic[V, A]):
+    """How values accumulate in a window: ``agg(initialize(), v)`` and so on."""
+
+    initialize: Callable[[], A]
+    agg: Callable[[A, V], A]
+
+
+@dataclass(frozen=True)
+class WindowResult(Generic[A]):
+    window_start: datetime
+    window_end: datetime
+    totals: A  # the window's complete totals, never a delta
+    revision: int  # 1 when first emitted, +1 for each late correction
+
+
+@dataclass(frozen=True)
+class EventOutcome(Generic[A]):
+    results: list[WindowResult[A]]
+    late: bool  # the watermark had passed the event's window end when it arrived
+    expired: bool  # late and its window's state was already dropped: not applied
+
+
+@dataclass(frozen=True)
+class ClosedWindow(Generic[A]):
+    totals: A
+    revision: int
+
+
+@dataclass
+class WindowsState(Generic[A]):
+    """Everything to snapshot; accumulators are immutable, so copies may share them."""
+
+    watermark_base: datetime | None = None
+    base_set_at: datetime | None = None  # system time when watermark_base was set
+    open: dict[datetime, A] = field(default_factory=dict)
+    closed: dict[datetime, ClosedWindow[A]] = field(default_factory=dict)
+    expired_through: datetime | None = None  # windows starting at or before were dropped
+    latest_now: datetime | None = None  # system time never goes back for the watermark
+
+    def copy(self) -> WindowsState[A]:
+        return WindowsState(
+            self.watermark_base,
+            self.base_set_at,
+            dict(self.open),
+            dict(self.closed),
+            self.expired_through,
+            self.latest_now,
+        )
+
+
+class EventTimeWindows(Generic[V, A]):
+    def __init__(
+        self, spec: WindowSpec, fold: Fold[V, A], state: WindowsState[A] | None = None
+    ) -> None:
+        self.spec = spec
+        self.fold = fold
+        self.state: WindowsState[A] = state if state is not None else WindowsState()
+
+    def watermark(self, now: datetime) -> datetime | None:
+        state = self.state
+        if state.watermark_base is None or state.base_set_at is None:
+            return None
+        if state.latest_now is not None and state.latest_now > now:
+            now = state.latest_now
+        return state.watermark_base + max(now - state.base_set_at, _NO_TIME)
+
+    def on_event(self, event_time: datetime, value: V, now: datetime) -> EventOutcome[A]:
+        now = self._observe(now)
+        results = self._close_due(now)
+        watermark = self.watermark(now)
+        start = self.spec.start_of(event_time)
+        late = watermark is not None and start + self.spec.length <= watermark
+        expired = False
+
+        closed = self.state.closed.get(start)
+        if closed is not None:
+            revised = ClosedWindow(self.fold.agg(closed.totals, value), closed.revision + 1)
+            self.state.closed[start] = revised
+            results.append(self._result(start, revised))
+        elif late and self._expired(start):
+            expired = True
+        else:
+            current = self.state.open.get(start)
+            totals = self.fold.initialize() if current is None else current
+            self.state.open[start] = self.fold.agg(totals, value)
+
+        candidate = event_time - self.spec.allowed_lateness
+        if watermark is None or candidate > watermark:
+            self.state.watermark_base = candidate
+            self.state.base_set_at = now
+        results.extend(self._close_due(now))
+        return EventOutcome(results, late, expired)
+
+    def on_tick(self, now: datetime) -> list[WindowResult[A]]:
+        return self._close_due(self._observe(now))
+
+    def close_all(self) -> list[WindowResult[A]]:
+        """Emit every open window (end of input); kept windows stay correctable."""
+        return self._close(sorted(self.state.open))
+
+    def next_wake(self) -> datetime | None:
+        """System time at which the watermark reaches the next window end or expiry."""
+        state = self.state
+        if state.watermark_base is None or state.base_set_at is None:
+            return None
+        targets = [start + self.spec.length for start in state.open]
+        targets += [start + self.spec.length + self.spec.retention for start in state.closed]
+        if not targets:
+            return None
+        return state.base_set_at + max(min(targets) - state.watermark_base, _NO_TIME)
+
+    def snapshot(self) -> WindowsState[A]:
+        return self.state.copy()
+
+    def _observe(self, now: datetime) -> datetime:
+        latest = self.state.latest_now
+        if latest is None or now > latest:
+            self.state.latest_now = now
+            return now
+        return latest
+
+    def _expired(self, start: datetime) -> bool:
+        through = self.state.expired_through
+        return through is not None and start <= through
+
+    def _close_due(self, now: datetime) -> list[WindowResult[A]]:
+        watermark = self.watermark(now)
+        if watermark is None:
+            return []
+        length = self.spec.length
+        due = sorted(start for start in self.state.open if start + length <= watermark)
+        results = self._close(due)
+        horizon = watermark - length - self.spec.retention
+        for start in [s for s in self.state.closed if s <= horizon]:
+            del self.state.closed[start]
+            if self.state.expired_through is None or start > self.state.expired_through:
+                self.state.expired_through = start
+        return results
+
+    def _close(self, starts: list[datetime]) -> list[WindowResult[A]]:
+        results = []
+        for start in starts:
+            closed = ClosedWindow(self.state.open.pop(start), 1)
+            self.state.closed[start] = closed
+            results.append(self._result(start, closed))
+        return results
+
+    def _result(self, start: datetime, closed: ClosedWindow[A]) -> WindowResult[A]:
+        return WindowResult(start, start + self.spec.length, closed.totals, closed.revision)

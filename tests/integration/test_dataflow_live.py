@@ -1,0 +1,148 @@
+"""The orders dataflow against the live Kafka cluster (needs the native stack up).
+
+Runs ``python -m bytewax.run dataflows.orders`` as a subprocess on uniquely named topics
+created for the test (replication factor 3) and deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from orderstream.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+DEADLINE_S = 90
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def bootstrap() -> str:
+    return Settings.from_env().bootstrap_servers
+
+
+@pytest.fixture
+def topics(bootstrap: str) -> Iterator[dict[str, str]]:
+    run = uuid.uuid4().hex[:10]
+    names = {
+        kind: f"it-dataflow-{run}-{kind}"
+        for kind in ("cdc", "processed", "revenue", "transitions", "dlq")
+    }
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics(
+        [NewTopic(name, num_partitions=2, replication_factor=3) for name in names.values()]
+    )
+    for future in futures.values():
+        future.result(timeout=30)
+    try:
+        yield names
+    finally:
+        for future in admin.delete_topics(list(names.values())).values():
+            future.result(timeout=30)
+
+
+def _envelope(order_id: int) -> dict[str, Any]:
+    now_us = time.time_ns() // 1000
+    after = {
+        "id": order_id,
+        "customer_id": 1,
+        "status": "PAID",
+        "total_amount": "12.50",
+        "currency": "USD",
+        "version": 1,
+        "created_at": now_us,
+        "updated_at": now_us,
+    }
+    source = {"ts_ms": now_us // 1000, "file": "bin.000001", "pos": 4, "row": 0}
+    return {"before": None, "after": after, "source": source, "op": "c", "ts_ms": now_us // 1000}
+
+
+def _poll_until(consumer: Consumer, found: Any) -> Any:
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        message = consumer.poll(0.5)
+        if message is None or message.error() is not None:
+            continue
+        result = found(message)
+        if result is not None:
+            return result
+    raise AssertionError(f"nothing matching arrived within {DEADLINE_S}s")
+
+
+def _consumer(bootstrap: str, topic: str) -> Consumer:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"it-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
+    consumer.subscribe([topic])
+    return consumer
+
+
+def test_malformed_record_is_dead_lettered_and_processing_continues(
+    bootstrap: str, topics: dict[str, str], tmp_path: Any
+) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    producer.produce(topics["cdc"], key=b'{"id":1}', value=b"this is not json", partition=0)
+    producer.produce(topics["cdc"], key=b'{"id":2}', value=orjson.dumps(_envelope(2)), partition=0)
+    assert producer.flush(30) == 0
+
+    env = {
+        **os.environ,
+        "ORDERSTREAM_KAFKA_BOOTSTRAP": bootstrap,
+        "ORDERSTREAM_TOPIC_CDC": topics["cdc"],
+        "ORDERSTREAM_TOPIC_PROCESSED": topics["processed"],
+        "ORDERSTREAM_TOPIC_REVENUE": topics["revenue"],
+        "ORDERSTREAM_TOPIC_TRANSITIONS": topics["transitions"],
+        "ORDERSTREAM_TOPIC_DLQ": topics["dlq"],
+        "ORDERSTREAM_DATAFLOW_METRICS_PORT": str(_free_port()),
+    }
+    log_path = tmp_path / "dataflow.log"
+    log_file = log_path.open("wb")
+    dataflow = subprocess.Popen(
+        [sys.executable, "-m", "bytewax.run", "dataflows.orders"],
+        env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+    )
+    dlq = _consumer(bootstrap, topics["dlq"])
+    processed = _consumer(bootstrap, topics["processed"])
+    try:
+        dead = _poll_until(dlq, lambda m: (m.key(), orjson.loads(m.value())))
+        assert dead[0] == f"{topics['cdc']}/0/0".encode()
+        assert dead[1]["reason"] == "not_json"
+        assert dead[1]["source_offset"] == 0
+
+        order = _poll_until(processed, lambda m: orjson.loads(m.value()))
+        assert order["order_id"] == 2 and order["status"] == "PAID"
+        assert dataflow.poll() is None, f"the dataflow stopped: {log_path.read_text()}"
+    finally:
+        dlq.close()
+        processed.close()
+        dataflow.terminate()
+        try:
+            dataflow.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            dataflow.kill()
+            dataflow.wait()
+        log_file.close()

@@ -1,0 +1,135 @@
+"""dataflows.settings and the entry point's handling of bad settings."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+from bytewax.dataflow import Dataflow
+
+from dataflows import orders
+from dataflows.settings import DataflowSettings, FlowConfig, bytewax_process_id
+from orderstream.settings import SettingsError
+
+
+def test_defaults() -> None:
+    settings = DataflowSettings.from_env({})
+    assert settings.bootstrap_servers == "127.0.0.1:9092,127.0.0.1:9192,127.0.0.1:9292"
+    assert settings.topics.cdc == "mysql-orders"
+    assert settings.topics.processed == "processed-orders"
+    assert settings.topics.revenue == "order-revenue-1m"
+    assert settings.topics.transitions == "order-status-transitions-1m"
+    assert settings.topics.dlq == "orders-dlq"
+    assert settings.flow == FlowConfig(
+        window_length=timedelta(seconds=60),
+        allowed_lateness=timedelta(seconds=10),
+        window_retention=timedelta(hours=24),
+        order_state_idle=timedelta(hours=6),
+    )
+    assert (settings.metrics_host, settings.metrics_port) == ("127.0.0.1", 9108)
+    assert settings.delivery_timeout == timedelta(seconds=120)
+
+
+def test_overrides() -> None:
+    settings = DataflowSettings.from_env(
+        {
+            "ORDERSTREAM_KAFKA_BOOTSTRAP": "kafka:29092",
+            "ORDERSTREAM_TOPIC_CDC": "in",
+            "ORDERSTREAM_TOPIC_DLQ": "dead",
+            "ORDERSTREAM_WINDOW_SECONDS": "30",
+            "ORDERSTREAM_ALLOWED_LATENESS_SECONDS": "0",
+            "ORDERSTREAM_ORDER_STATE_IDLE_SECONDS": "600",
+            "ORDERSTREAM_WINDOW_RETENTION_SECONDS": "3600",
+            "ORDERSTREAM_DATAFLOW_METRICS_PORT": "9200",
+            "ORDERSTREAM_DATAFLOW_DELIVERY_TIMEOUT_SECONDS": "15",
+        }
+    )
+    assert settings.bootstrap_servers == "kafka:29092"
+    assert (settings.topics.cdc, settings.topics.dlq) == ("in", "dead")
+    assert settings.flow == FlowConfig(
+        timedelta(seconds=30), timedelta(0), timedelta(hours=1), timedelta(minutes=10)
+    )
+    assert settings.metrics_port == 9200
+    assert settings.delivery_timeout == timedelta(seconds=15)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ORDERSTREAM_ORDER_STATE_IDLE_SECONDS", "soon"),
+        ("ORDERSTREAM_ORDER_STATE_IDLE_SECONDS", "0"),
+        ("ORDERSTREAM_WINDOW_RETENTION_SECONDS", "-1"),
+        ("ORDERSTREAM_DATAFLOW_METRICS_PORT", "70000"),
+        ("ORDERSTREAM_DATAFLOW_DELIVERY_TIMEOUT_SECONDS", "1.5"),
+        ("ORDERSTREAM_WINDOW_SECONDS", "0"),
+        ("ORDERSTREAM_TOPIC_REVENUE", " "),
+    ],
+)
+def test_bad_values_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        DataflowSettings.from_env({name: value})
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        ([], {}, 0),
+        (["dataflows.orders", "-w", "2"], {}, 0),
+        (["dataflows.orders", "-i", "2", "-a", "a:1;b:2;c:3"], {}, 2),
+        (["dataflows.orders", "--process-id", "1", "-a", "a:1;b:2"], {}, 1),
+        (["dataflows.orders"], {"BYTEWAX_PROCESS_ID": "3"}, 3),
+    ],
+)
+def test_process_id_follows_bytewax_run(
+    argv: list[str], env: dict[str, str], expected: int
+) -> None:
+    assert bytewax_process_id(argv, env) == expected
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_entry_point_builds_the_production_flow_without_a_broker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ORDERSTREAM_DATAFLOW_METRICS_PORT", str(_free_port()))
+    monkeypatch.setattr(sys, "argv", ["bytewax.run", "dataflows.orders"])
+    assert isinstance(orders.flow(), Dataflow)
+
+
+def test_entry_point_exits_with_the_variable_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORDERSTREAM_WINDOW_RETENTION_SECONDS", "lots")
+    with pytest.raises(SystemExit, match="ORDERSTREAM_WINDOW_RETENTION_SECONDS"):
+        orders.flow()
+
+
+def test_bytewax_run_with_a_bad_value_exits_with_one_line_and_no_traceback() -> None:
+    env = {**os.environ, "ORDERSTREAM_ORDER_STATE_IDLE_SECONDS": "forever"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bytewax.run", "dataflows.orders"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "ORDERSTREAM_ORDER_STATE_IDLE_SECONDS='forever' is not an integer" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_metrics_port_in_use_exits_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        monkeypatch.setenv("ORDERSTREAM_DATAFLOW_METRICS_PORT", str(taken.getsockname()[1]))
+        monkeypatch.setattr(sys, "argv", ["bytewax.run", "dataflows.orders"])
+        with pytest.raises(SystemExit, match="ORDERSTREAM_DATAFLOW_METRICS_PORT"):
+            orders.flow()

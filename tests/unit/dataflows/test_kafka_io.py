@@ -1,0 +1,167 @@
+"""dataflows.kafka_io with fake clients: nothing is dropped silently."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, KafkaError
+from prometheus_client import REGISTRY
+
+from dataflows.cdc import RawChange
+from dataflows.kafka_io import (
+    CdcPartition,
+    CdcSource,
+    DeliveryFailed,
+    SourceError,
+    TopicWriter,
+    consumer_config,
+    producer_config,
+)
+from dataflows.records import OutRecord
+
+Callback = Callable[[KafkaError | None, Any], None]
+
+
+class FakeMessage:
+    def __init__(
+        self,
+        key: bytes | None = None,
+        value: bytes | None = None,
+        offset: int = 0,
+        error: KafkaError | None = None,
+    ) -> None:
+        self._key, self._value, self._offset, self._error = key, value, offset, error
+
+    def key(self) -> bytes | None:
+        return self._key
+
+    def value(self) -> bytes | None:
+        return self._value
+
+    def offset(self) -> int:
+        return self._offset
+
+    def error(self) -> KafkaError | None:
+        return self._error
+
+
+class FakeProducer:
+    def __init__(
+        self, fail_keys: frozenset[bytes] = frozenset(), stuck: int = 0, full_once: bool = False
+    ) -> None:
+        self.fail_keys, self.stuck, self.full_once = fail_keys, stuck, full_once
+        self.pending: list[tuple[bytes, Callback]] = []
+        self.produced: list[tuple[str, bytes, bytes]] = []
+
+    def produce(self, topic: str, key: bytes, value: bytes, on_delivery: Callback) -> None:
+        if self.full_once:
+            self.full_once = False
+            raise BufferError("queue full")
+        self.produced.append((topic, key, value))
+        self.pending.append((key, on_delivery))
+
+    def poll(self, timeout: float) -> int:
+        return 0
+
+    def flush(self, timeout: float) -> int:
+        for key, callback in self.pending:
+            error = KafkaError(KafkaError._MSG_TIMED_OUT) if key in self.fail_keys else None
+            callback(error, FakeMessage(key=key))
+        self.pending = []
+        return self.stuck
+
+
+def writer(producer: FakeProducer, observe_latency: bool = False) -> TopicWriter:
+    return TopicWriter(producer, "out", timedelta(seconds=1), observe_latency)
+
+
+def test_producer_is_idempotent_with_acks_all() -> None:
+    config = producer_config("b:9092", timedelta(seconds=30))
+    assert config["acks"] == "all"
+    assert config["enable.idempotence"] is True
+    assert config["delivery.timeout.ms"] == 30_000
+
+
+def test_consumer_fails_instead_of_resetting_offsets() -> None:
+    config = consumer_config("b:9092")
+    assert config["auto.offset.reset"] == "error"
+    assert config["enable.auto.commit"] is False
+
+
+def test_batch_is_produced_and_confirmed() -> None:
+    producer = FakeProducer(full_once=True)
+    writer(producer).write_batch([OutRecord("k1", b"v1"), OutRecord("k2", b"v2")])
+    assert producer.produced == [("out", b"k1", b"v1"), ("out", b"k2", b"v2")]
+    assert producer.pending == []
+
+
+def test_a_failed_delivery_stops_the_dataflow() -> None:
+    producer = FakeProducer(fail_keys=frozenset({b"k2"}))
+    with pytest.raises(DeliveryFailed, match="1 record.*'out'.*k2"):
+        writer(producer).write_batch([OutRecord("k1", b"v1"), OutRecord("k2", b"v2")])
+
+
+def test_an_unconfirmed_delivery_stops_the_dataflow() -> None:
+    with pytest.raises(DeliveryFailed, match="2 record.*unconfirmed"):
+        writer(FakeProducer(stuck=2)).write_batch([OutRecord("k1", b"v1")])
+
+
+def test_latency_is_observed_after_confirmed_delivery() -> None:
+    before = REGISTRY.get_sample_value("orders_e2e_latency_seconds_count") or 0.0
+    writer(FakeProducer(), observe_latency=True).write_batch(
+        [OutRecord("1", b"v", source_ts_ms=1_000), OutRecord("2", b"v")]
+    )
+    after = REGISTRY.get_sample_value("orders_e2e_latency_seconds_count") or 0.0
+    assert after - before == 1
+
+
+class FakeConsumer:
+    def __init__(self, messages: list[FakeMessage]) -> None:
+        self.messages = messages
+
+    def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
+        batch, self.messages = self.messages[:num_messages], self.messages[num_messages:]
+        return batch
+
+
+def partition(messages: list[FakeMessage], next_offset: int = OFFSET_BEGINNING) -> CdcPartition:
+    part = object.__new__(CdcPartition)
+    part._topic, part._partition, part._next_offset, part._batch_size = "cdc", 4, next_offset, 10
+    part._consumer = FakeConsumer(messages)
+    return part
+
+
+def test_source_reads_raw_changes_and_keeps_the_next_offset() -> None:
+    transient = KafkaError(KafkaError._TRANSPORT, "broker restarting", fatal=False)
+    part = partition(
+        [FakeMessage(b"k", b"v", 7), FakeMessage(error=transient), FakeMessage(None, None, 8)]
+    )
+    assert part.snapshot() == OFFSET_BEGINNING
+    assert part.next_batch() == [
+        RawChange("cdc", 4, 7, b"k", b"v"),
+        RawChange("cdc", 4, 8, None, None),
+    ]
+    assert part.snapshot() == 9
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        KafkaError(KafkaError._AUTO_OFFSET_RESET),
+        KafkaError(KafkaError.OFFSET_OUT_OF_RANGE),
+        KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART),
+        KafkaError(KafkaError._TRANSPORT, "fatal", fatal=True),
+    ],
+)
+def test_source_stops_on_a_lost_offset_or_any_non_transient_error(error: KafkaError) -> None:
+    part = partition([FakeMessage(error=error)], next_offset=1234)
+    with pytest.raises(SourceError, match=r"cdc\[4\] at offset 1234"):
+        part.next_batch()
+
+
+def test_recovery_state_of_another_topic_is_refused() -> None:
+    with pytest.raises(SourceError, match="other-topic"):
+        CdcSource("b:9092", "cdc").build_part("read_cdc", "other-topic-0", 5)

@@ -1,0 +1,127 @@
+"""dataflows.windows: watermark, closing, late corrections, retention."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import UTC, datetime, timedelta
+
+from dataflows.windows import EventTimeWindows, Fold, WindowResult, WindowSpec
+
+T0 = datetime(2026, 11, 25, tzinfo=UTC)
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+SUM: Fold[int, int] = Fold(lambda: 0, lambda total, value: total + value)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def windows(retention: timedelta = timedelta(hours=1)) -> EventTimeWindows[int, int]:
+    spec = WindowSpec(MINUTE, allowed_lateness=timedelta(seconds=10), retention=retention)
+    return EventTimeWindows(spec, SUM)
+
+
+def result(start_s: int, total: int, revision: int) -> WindowResult[int]:
+    return WindowResult(at(start_s), at(start_s) + MINUTE, total, revision)
+
+
+def test_windows_align_to_utc_minutes() -> None:
+    spec = windows().spec
+    assert spec.start_of(at(59.999)) == T0
+    assert spec.start_of(at(60)) == at(60)
+    assert spec.start_of(
+        datetime(2026, 11, 25, 0, 0, 0, tzinfo=UTC) - timedelta(microseconds=1)
+    ) == at(-60)
+
+
+def test_window_closes_when_the_watermark_passes_its_end() -> None:
+    w = windows()
+    assert w.on_event(at(5), 1, NOW).results == []
+    assert w.on_event(at(30), 2, NOW).results == []
+    assert w.watermark(NOW) == at(20)
+    # 00:01:09 - 10 s lateness = 00:00:59: not yet
+    assert w.on_event(at(69), 4, NOW).results == []
+    outcome = w.on_event(at(70), 8, NOW)
+    assert outcome.results == [result(0, 3, 1)]
+    assert not outcome.late and not outcome.expired
+    assert w.close_all() == [result(60, 12, 1)]
+
+
+def test_out_of_order_within_lateness_is_not_late() -> None:
+    w = windows()
+    w.on_event(at(55), 1, NOW)
+    outcome = w.on_event(at(50), 2, NOW)
+    assert not outcome.late
+    assert w.close_all() == [result(0, 3, 1)]
+
+
+def test_late_change_re_emits_the_complete_window_with_the_next_revision() -> None:
+    w = windows()
+    w.on_event(at(5), 1, NOW)
+    assert w.on_event(at(75), 10, NOW).results == [result(0, 1, 1)]
+    late = w.on_event(at(30), 100, NOW)
+    assert late.late and not late.expired
+    assert late.results == [result(0, 101, 2)]
+    assert w.on_event(at(59), 1000, NOW).results == [result(0, 1101, 3)]
+    assert w.close_all() == [result(60, 10, 1)]
+
+
+def test_late_change_for_a_window_never_seen_opens_and_closes_it() -> None:
+    w = windows()
+    w.on_event(at(300), 1, NOW)
+    outcome = w.on_event(at(100), 5, NOW)
+    assert outcome.late and outcome.results == [result(60, 5, 1)]
+
+
+def test_system_time_advances_the_watermark_of_a_quiet_key() -> None:
+    w = windows()
+    w.on_event(at(30), 1, NOW)
+    # watermark 00:00:20 at NOW; the window ends at 00:01:00: 40 s of system time later
+    assert w.next_wake() == NOW + timedelta(seconds=40)
+    assert w.on_tick(NOW + timedelta(seconds=39)) == []
+    assert w.on_tick(NOW + timedelta(seconds=40)) == [result(0, 1, 1)]
+    assert w.watermark(NOW + timedelta(seconds=40)) == at(60)
+
+
+def test_watermark_never_goes_back() -> None:
+    w = windows()
+    w.on_event(at(30), 1, NOW)
+    w.on_event(at(35), 1, NOW + timedelta(seconds=100))
+    assert w.watermark(NOW + timedelta(seconds=100)) == at(120)
+    assert w.watermark(NOW) == at(120)  # a clock going backwards does not move it back
+
+
+def test_closed_windows_expire_after_retention_and_later_changes_are_reported() -> None:
+    w = windows(retention=timedelta(minutes=2))
+    w.on_event(at(5), 1, NOW)
+    w.on_event(at(70), 1, NOW)  # closes [0, 60)
+    assert w.on_event(at(30), 1, NOW).results == [result(0, 2, 2)]
+    # [0, 60) is dropped once the watermark reaches 00:03:00
+    w.on_event(at(190), 1, NOW)
+    assert at(0) not in w.state.closed
+    outcome = w.on_event(at(30), 1, NOW)
+    assert outcome.late and outcome.expired and outcome.results == []
+    # a window never seen before the expiry horizon is treated as expired too
+    assert w.on_event(at(-600), 1, NOW).expired
+
+
+def test_next_wake_covers_expiry_of_kept_windows() -> None:
+    w = windows(retention=timedelta(minutes=2))
+    w.on_event(at(70), 1, NOW)
+    w.on_tick(NOW + timedelta(seconds=60))  # watermark 00:02:00 closes [60, 120)
+    assert w.state.open == {}
+    # [60,120) expires when the watermark reaches 00:04:00: 180 s after NOW
+    assert w.next_wake() == NOW + timedelta(seconds=180)
+    w.on_tick(NOW + timedelta(seconds=180))
+    assert w.state.closed == {} and w.next_wake() is None
+
+
+def test_snapshot_is_independent_and_restores() -> None:
+    w = windows()
+    w.on_event(at(5), 1, NOW)
+    snap = w.snapshot()
+    w.on_event(at(6), 1, NOW)
+    restored = EventTimeWindows(w.spec, SUM, pickle.loads(pickle.dumps(snap)))
+    assert restored.close_all() == [result(0, 1, 1)]
+    assert w.close_all() == [result(0, 2, 1)]
