@@ -109,7 +109,6 @@ class Settings:
     connect_ports: tuple[int, int]
     connect_jmx_ports: tuple[int, int]
     connect_heap: str
-    cdc_topic_prefix: str
     demo_rate: float
     kafka_bootstrap_override: str | None
     topic_cdc: str
@@ -119,6 +118,9 @@ class Settings:
     topic_dlq: str
     window_seconds: int
     allowed_lateness_seconds: int
+    dataflow_workers: int
+    dataflow_snapshot_seconds: int
+    dataflow_metrics_port: int
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     # derived addresses
@@ -172,7 +174,6 @@ class Settings:
             connect_ports=(connect_ports[0], connect_ports[1]),
             connect_jmx_ports=(connect_jmx[0], connect_jmx[1]),
             connect_heap=env_heap(e, "ORDERSTREAM_CONNECT_HEAP", "512m"),
-            cdc_topic_prefix=env_str(e, "ORDERSTREAM_CDC_TOPIC_PREFIX", "orderstream"),
             demo_rate=env_float(e, "ORDERSTREAM_DEMO_RATE", 2.0),
             kafka_bootstrap_override=e.get("ORDERSTREAM_KAFKA_BOOTSTRAP", "").strip() or None,
             topic_cdc=env_str(e, "ORDERSTREAM_TOPIC_CDC", contract.TOPIC_CDC),
@@ -184,6 +185,11 @@ class Settings:
             topic_dlq=env_str(e, "ORDERSTREAM_TOPIC_DLQ", contract.TOPIC_DLQ),
             window_seconds=env_int(e, "ORDERSTREAM_WINDOW_SECONDS", 60, minimum=1),
             allowed_lateness_seconds=env_int(e, "ORDERSTREAM_ALLOWED_LATENESS_SECONDS", 10),
+            dataflow_workers=env_int(e, "ORDERSTREAM_DATAFLOW_WORKERS", 1, minimum=1, maximum=64),
+            dataflow_snapshot_seconds=env_int(
+                e, "ORDERSTREAM_DATAFLOW_SNAPSHOT_SECONDS", 10, minimum=1
+            ),
+            dataflow_metrics_port=env_port(e, "ORDERSTREAM_DATAFLOW_METRICS_PORT", 9108),
             extra={k: v for k, v in e.items() if k.startswith("ORDERSTREAM_")},
         )
         settings._check_port_clashes()
@@ -197,6 +203,7 @@ class Settings:
             "ORDERSTREAM_KAFKA_JMX_PORTS": self.broker_jmx_ports,
             "ORDERSTREAM_CONNECT_PORTS": self.connect_ports,
             "ORDERSTREAM_CONNECT_JMX_PORTS": self.connect_jmx_ports,
+            "ORDERSTREAM_DATAFLOW_METRICS_PORT": (self.dataflow_metrics_port,),
         }
         seen: dict[int, str] = {}
         for name, ports in named.items():

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -228,12 +229,36 @@ def check_connector(settings: Settings) -> list[Check]:
     return [Check(name, False, last_error)]
 
 
+def check_dataflow(settings: Settings) -> list[Check]:
+    url = f"http://{settings.host}:{settings.dataflow_metrics_port}/metrics"
+    try:
+        with urllib.request.urlopen(url, timeout=3) as resp:
+            text = resp.read().decode()
+    except OSError as exc:
+        return [Check("dataflow", False, f"metrics endpoint {url} does not answer: {exc}")]
+    events_in = metric_sum(text, "orders_events_in_total")
+    if events_in is None:
+        return [Check("dataflow", False, f"{url} serves no orders_events_in_total")]
+    return [Check("dataflow", True, f"serving {url}; {events_in:.0f} change events read")]
+
+
+def metric_sum(text: str, name: str) -> float | None:
+    """Sum of a metric's samples in Prometheus text format (None when absent)."""
+    values = [
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name) and line[len(name) : len(name) + 1] in {" ", "{"}
+    ]
+    return sum(values) if values else None
+
+
 CHECKS: tuple[Callable[[Settings], list[Check]], ...] = (
     check_mariadb,
     check_brokers,
     check_quorum,
     check_connect,
     check_connector,
+    check_dataflow,
 )
 
 

@@ -107,5 +107,10 @@ class Layout:
         return self.mariadb_dir / "initialized"
 
     @property
+    def recovery(self) -> Path:
+        """Bytewax recovery partitions of the dataflow (snapshots of state and offsets)."""
+        return self.root / "recovery"
+
+    @property
     def logs(self) -> Path:
         return self.root / "logs"

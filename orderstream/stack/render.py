@@ -214,6 +214,35 @@ def mariadb_command(layout: Layout, run_as: str) -> list[str]:
     return ["mariadbd", f"--defaults-file={layout.mariadb_config}", f"--user={run_as}"]
 
 
+#: Recovery partitions created once by `python -m bytewax.recovery DIR N`.
+RECOVERY_PARTITIONS = 2
+DATAFLOW_MODULE = "dataflows.orders"
+
+
+def dataflow_command(settings: Settings, layout: Layout, python: str) -> list[str]:
+    """`python -m bytewax.run dataflows.orders` with recovery on (-r/-s/-b) and -w workers."""
+    interval = str(settings.dataflow_snapshot_seconds)
+    return [
+        python,
+        "-m",
+        "bytewax.run",
+        DATAFLOW_MODULE,
+        "-w",
+        str(settings.dataflow_workers),
+        "-r",
+        str(layout.recovery),
+        "-s",
+        interval,
+        "-b",
+        interval,
+    ]
+
+
+def demo_load_command(settings: Settings, python: str) -> list[str]:
+    """`orderstream loadgen` at ORDERSTREAM_DEMO_RATE changes per second, until stopped."""
+    return [python, "-m", "orderstream", "loadgen", "--rate", f"{settings.demo_rate:g}"]
+
+
 def _supervisor_env(env: Mapping[str, str]) -> str:
     # supervisor's KEY="value" list; values must not contain '"' or '%' unescaped
     parts = []
@@ -256,7 +285,7 @@ def supervisor_program(
     return "\n".join(lines) + "\n"
 
 
-def supervisord_conf(settings: Settings, layout: Layout, run_as: str) -> str:
+def supervisord_conf(settings: Settings, layout: Layout, run_as: str, python: str) -> str:
     """supervisord.conf: one program per component, all started on demand in dependency order."""
     head = f"""[unix_http_server]
 file={layout.supervisor_socket}
@@ -304,6 +333,24 @@ serverurl=unix://{layout.supervisor_socket}
                 environment=worker_env,
             )
         )
+    sections.append(
+        supervisor_program(
+            "dataflow",
+            dataflow_command(settings, layout, python),
+            layout,
+            priority=40,
+            environment={"PYTHONUNBUFFERED": "1"},
+        )
+    )
+    sections.append(
+        supervisor_program(
+            "loadgen",
+            demo_load_command(settings, python),
+            layout,
+            priority=50,
+            environment={"PYTHONUNBUFFERED": "1"},
+        )
+    )
     return "\n".join(sections)
 
 

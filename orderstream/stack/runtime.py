@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -123,7 +124,7 @@ class Stack:
             changed |= write_if_changed(lay.connect_config(worker_id), text)
         changed |= write_if_changed(lay.mariadb_config, render.mariadb_cnf(s, lay))
         # holds the Connect workers' environment (credentials): owner-only
-        supervisord = render.supervisord_conf(s, lay, run_as_user())
+        supervisord = render.supervisord_conf(s, lay, run_as_user(), sys.executable)
         changed |= write_if_changed(lay.supervisor_config, supervisord, mode=0o600)
         return changed
 
@@ -338,6 +339,57 @@ class Stack:
                 + ", ".join(missing)
             )
 
+    # --- dataflow -----------------------------------------------------------------------------
+
+    def start_dataflow(self) -> None:
+        recovery = self.layout.recovery
+        if not recovery.exists():
+            say(f"initialising {render.RECOVERY_PARTITIONS} Bytewax recovery partitions")
+            recovery.mkdir(parents=True)
+            result = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "bytewax.recovery",
+                    str(recovery),
+                    str(render.RECOVERY_PARTITIONS),
+                ],
+                capture_output=True,
+                text=True,
+            )
+            if result.returncode != 0:
+                shutil.rmtree(recovery, ignore_errors=True)
+                raise StackError(
+                    f"initialising recovery partitions failed: {result.stderr.strip()}"
+                )
+        self.start_program("dataflow")
+        url = f"http://{self.settings.host}:{self.settings.dataflow_metrics_port}/metrics"
+
+        def serving_metrics() -> None:
+            state = self.supervisor.program("dataflow")
+            if state.state in {"FATAL", "BACKOFF", "EXITED"}:
+                raise StackError(f"dataflow {state.state}: see {self.layout.logs / 'dataflow.log'}")
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if b"orders_events_in_total" not in resp.read():
+                    raise StackError("dataflow metrics lack orders_events_in_total")
+
+        wait_for(f"the dataflow to serve {url}", serving_metrics, timeout=120, interval=1)
+
+    def start_demo_load(self) -> None:
+        if self.settings.demo_rate <= 0:
+            self.supervisor.stop("loadgen")
+            say("demo load off (ORDERSTREAM_DEMO_RATE=0)")
+            return
+        self.start_program("loadgen")
+
+        def running() -> None:
+            state = self.supervisor.program("loadgen")
+            if not state.running:
+                raise StackError(f"loadgen {state.state}: see {self.layout.logs / 'loadgen.log'}")
+
+        wait_for("the demo load", running, timeout=30)
+        say(f"demo load running at {self.settings.demo_rate:g} order changes/s")
+
     # --- whole stack --------------------------------------------------------------------------
 
     def program_ports(self) -> dict[str, list[tuple[int, str]]]:
@@ -355,6 +407,7 @@ class Stack:
                 (s.connect_ports[i], "ORDERSTREAM_CONNECT_PORTS"),
                 (s.connect_jmx_ports[i], "ORDERSTREAM_CONNECT_JMX_PORTS"),
             ]
+        ports["dataflow"] = [(s.dataflow_metrics_port, "ORDERSTREAM_DATAFLOW_METRICS_PORT")]
         return ports
 
     def check_ports_free(self) -> None:
@@ -384,10 +437,10 @@ class Stack:
         changed = self.render()
         was_running = self.supervisor.is_running()
         if was_running and changed:
-            say(
-                "warning: configuration changed while the stack runs; "
-                "run scripts/stop.sh and scripts/start.sh to apply it"
-            )
+            added, modified, removed = self.supervisor.update()
+            for verb, names in (("added", added), ("restarting", modified), ("removed", removed)):
+                if names:
+                    say(f"configuration changed: {verb} {', '.join(names)}")
         before = self.supervisor.programs() if was_running else {}
         self.start_supervisord()
         self.start_mariadb()
@@ -396,14 +449,22 @@ class Stack:
         spec = ConnectorSpec.from_file(self.layout.connectors / CDC_CONNECTOR_FILE)
         outcome = self.register_connector(spec)
         say(f"connector {spec.name}: {outcome}, RUNNING")
-        if was_running and all(p.running for p in before.values()) and outcome == "unchanged":
+        self.start_dataflow()
+        self.start_demo_load()
+        if was_running and not changed and all(p.running for p in before.values()):
             say("stack was already running and healthy: nothing changed")
 
     def stop(self, purge: bool = False) -> None:
         if self.supervisor.is_running():
             # reverse dependency order; the Kafka nodes stop together, since a node that is
             # left alone without a controller quorum cannot finish its controlled shutdown
-            for group in (CONNECT_PROGRAMS, KAFKA_PROGRAMS, ("mariadb",)):
+            for group in (
+                ("loadgen",),
+                ("dataflow",),
+                CONNECT_PROGRAMS,
+                KAFKA_PROGRAMS,
+                ("mariadb",),
+            ):
                 self.stop_programs(group)
             self.supervisor.shutdown()
             wait_for("supervisord to exit", self._supervisord_gone, timeout=60)

@@ -78,5 +78,20 @@ class Supervisor:
     def signal(self, name: str, signal: str) -> None:
         self._call("signalProcess", name, signal)
 
+    def update(self) -> tuple[list[str], list[str], list[str]]:
+        """Apply a changed config file like `supervisorctl update`: (added, changed, removed).
+
+        Changed and removed programs are stopped first; added and changed ones are left
+        stopped (autostart is off), for the caller to start in dependency order.
+        """
+        result = cast(list[list[list[str]]], self._call("reloadConfig"))
+        added, changed, removed = result[0]
+        for name in [*removed, *changed]:
+            self._call("stopProcessGroup", name, True)
+            self._call("removeProcessGroup", name)
+        for name in [*changed, *added]:
+            self._call("addProcessGroup", name)
+        return added, changed, removed
+
     def shutdown(self) -> None:
         self._call("shutdown")

@@ -6,6 +6,7 @@ from orderstream.stack.health import (
     QuorumReplica,
     format_report,
     judge_quorum,
+    metric_sum,
     parse_quorum_replication,
 )
 
@@ -65,3 +66,16 @@ def test_connector_status_running_and_failure() -> None:
     assert not failed.running
     assert failed.failure() == "task 0 FAILED: Access denied"
     assert not ConnectorStatus("c", "RUNNING", "w1", ()).running
+
+
+def test_metric_sum_adds_labelled_samples_and_ignores_longer_names() -> None:
+    text = (
+        "# HELP orders_events_in_total x\n"
+        "orders_events_in_total 3.0\n"
+        "orders_events_in_total_created 1.7e9\n"
+        'orders_dlq_total{reason="not_json"} 2.0\n'
+        'orders_dlq_total{reason="bad_amount"} 1.0\n'
+    )
+    assert metric_sum(text, "orders_events_in_total") == 3.0
+    assert metric_sum(text, "orders_dlq_total") == 3.0
+    assert metric_sum(text, "orders_tombstones_total") is None

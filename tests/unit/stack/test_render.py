@@ -111,20 +111,30 @@ def test_mariadb_config_has_what_debezium_needs(settings: Settings, layout: Layo
 
 
 def test_supervisor_programs_and_connect_environment(settings: Settings, layout: Layout) -> None:
-    conf = render.supervisord_conf(settings, layout, "root")
+    conf = render.supervisord_conf(settings, layout, "root", "/venv/bin/python")
     programs = [
         line[len("[program:") : -1] for line in conf.splitlines() if line.startswith("[program:")
     ]
-    assert programs == ["mariadb", "kafka-1", "kafka-2", "kafka-3", "connect-1", "connect-2"]
+    assert programs == [
+        "mariadb",
+        "kafka-1",
+        "kafka-2",
+        "kafka-3",
+        "connect-1",
+        "connect-2",
+        "dataflow",
+        "loadgen",
+    ]
     assert "file=/rt/supervisor.sock" in conf
     env_lines = [line for line in conf.splitlines() if line.startswith("environment=")]
-    assert len(env_lines) == 2  # only the Connect workers get credentials
+    # only the Connect workers get credentials
+    assert sum("ORDERSTREAM_DB_CDC_PASSWORD" in line for line in env_lines) == 2
     assert 'ORDERSTREAM_DB_CDC_PASSWORD="debezium-dev-password"' in env_lines[0]
 
 
 def test_supervisor_escapes_percent_and_quotes() -> None:
     s = Settings.from_env({"ORDERSTREAM_DB_CDC_PASSWORD": 'p%w"d'})
-    conf = render.supervisord_conf(s, Layout(Path("/rt"), repo=Path("/repo")), "root")
+    conf = render.supervisord_conf(s, Layout(Path("/rt"), repo=Path("/repo")), "root", "/py")
     assert 'ORDERSTREAM_DB_CDC_PASSWORD="p%%w\\"d"' in conf
 
 
@@ -147,3 +157,24 @@ def test_users_sql_quotes_every_value() -> None:
     )
     sql = render.users_sql(template, s, lambda v: "'" + v.replace("'", "\\'") + "'")
     assert sql.startswith("CREATE USER 'shop_app' IDENTIFIED BY 'it\\'s';")
+
+
+def test_dataflow_runs_with_recovery_and_configured_workers(layout: Layout) -> None:
+    s = Settings.from_env(
+        {"ORDERSTREAM_DATAFLOW_WORKERS": "2", "ORDERSTREAM_DATAFLOW_SNAPSHOT_SECONDS": "5"}
+    )
+    cmd = render.dataflow_command(s, layout, "/venv/bin/python")
+    assert cmd[:4] == ["/venv/bin/python", "-m", "bytewax.run", "dataflows.orders"]
+    assert cmd[4:] == ["-w", "2", "-r", "/rt/recovery", "-s", "5", "-b", "5"]
+
+
+def test_demo_load_runs_the_loadgen_at_the_demo_rate() -> None:
+    s = Settings.from_env({"ORDERSTREAM_DEMO_RATE": "2.5"})
+    assert render.demo_load_command(s, "/py") == [
+        "/py",
+        "-m",
+        "orderstream",
+        "loadgen",
+        "--rate",
+        "2.5",
+    ]
