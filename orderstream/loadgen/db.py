@@ -1,0 +1,61 @@
+"""Connecting to MariaDB as the application user, and telling connection loss from bugs."""
+
+from __future__ import annotations
+
+import pymysql
+import pymysql.cursors
+from pymysql.connections import Connection
+
+from orderstream.settings import Settings
+
+# MySQL client error codes that mean "the connection is gone", not "the statement is wrong"
+_CONNECTION_ERRORS = {
+    1053,  # server shutdown in progress
+    1927,  # connection was killed (MariaDB)
+    2003,  # can't connect
+    2006,  # server has gone away
+    2013,  # lost connection during query
+    2014,  # commands out of sync (a half-read result after a failure)
+    2055,  # lost connection (system error)
+}
+
+DUPLICATE_KEY = 1062
+
+
+def connect(settings: Settings, *, timeout: float = 5.0) -> Connection[pymysql.cursors.Cursor]:
+    """A new connection to ``shop`` as the app user; autocommit off, session in UTC."""
+    return pymysql.connect(
+        host=settings.host,
+        port=settings.db_port,
+        user=settings.db_app_user,
+        password=settings.db_app_password,
+        database=settings.db_name,
+        autocommit=False,
+        connect_timeout=max(1, int(timeout)),
+        read_timeout=30,
+        write_timeout=30,
+        init_command="SET time_zone = '+00:00'",
+        charset="utf8mb4",
+    )
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when ``exc`` means the connection broke (retry on a new one), not a SQL error."""
+    if isinstance(exc, pymysql.err.InterfaceError | ConnectionError | TimeoutError):
+        return True
+    if isinstance(exc, pymysql.err.OperationalError):
+        code = exc.args[0] if exc.args else None
+        return code in _CONNECTION_ERRORS
+    return False
+
+
+def error_code(exc: BaseException) -> int | None:
+    code = exc.args[0] if isinstance(exc, pymysql.err.MySQLError) and exc.args else None
+    return code if isinstance(code, int) else None
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line description of a database error, e.g. ``(2003) Can't connect ...``."""
+    if isinstance(exc, pymysql.err.MySQLError) and len(exc.args) >= 2:
+        return f"({exc.args[0]}) {exc.args[1]}".replace("\n", " ")
+    return f"{type(exc).__name__}: {exc}".replace("\n", " ")
