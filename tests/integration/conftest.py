@@ -87,13 +87,41 @@ def unique_order_ids(n: int) -> list[int]:
 def insert_order(
     db: pymysql.connections.Connection[Any], order_id: int, status: str = "PENDING"
 ) -> None:
+    """Insert an order as the application does: its history row in the same transaction."""
+    db.begin()
     with db.cursor() as cur:
+        cur.execute("SET @now = UTC_TIMESTAMP(6)")
         cur.execute(
             "INSERT INTO orders (id, customer_id, status, total_amount, currency, version,"
-            " created_at, updated_at) VALUES (%s, 1, %s, '19.99', 'EUR', 1,"
-            " UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
+            " created_at, updated_at) VALUES (%s, 1, %s, '19.99', 'EUR', 1, @now, @now)",
             (order_id, status),
         )
+        cur.execute(
+            "INSERT INTO order_status_history (order_id, from_status, to_status,"
+            " previous_amount, amount, changed_at) VALUES (%s, NULL, %s, NULL, '19.99', @now)",
+            (order_id, status),
+        )
+    db.commit()
+
+
+def change_status(db: pymysql.connections.Connection[Any], order_id: int, to_status: str) -> None:
+    """Change an order's status as the application does: version + 1, history row."""
+    db.begin()
+    with db.cursor() as cur:
+        cur.execute("SET @now = UTC_TIMESTAMP(6)")
+        cur.execute("SELECT status, total_amount FROM orders WHERE id = %s FOR UPDATE", (order_id,))
+        row = cur.fetchone()
+        assert row is not None, f"order {order_id} does not exist"
+        cur.execute(
+            "UPDATE orders SET status = %s, version = version + 1, updated_at = @now WHERE id = %s",
+            (to_status, order_id),
+        )
+        cur.execute(
+            "INSERT INTO order_status_history (order_id, from_status, to_status,"
+            " previous_amount, amount, changed_at) VALUES (%s, %s, %s, %s, %s, @now)",
+            (order_id, row[0], to_status, row[1], row[1]),
+        )
+    db.commit()
 
 
 @dataclass

@@ -6,7 +6,13 @@ from typing import Any
 
 import pymysql
 
-from tests.integration.conftest import CdcEvent, TopicTail, insert_order, unique_order_ids
+from tests.integration.conftest import (
+    CdcEvent,
+    TopicTail,
+    change_status,
+    insert_order,
+    unique_order_ids,
+)
 
 
 def events_for(events: list[CdcEvent], order_id: int) -> list[CdcEvent]:
@@ -52,12 +58,7 @@ def test_update_carries_before_and_after(
 ) -> None:
     (order_id,) = unique_order_ids(1)
     insert_order(db, order_id)
-    with db.cursor() as cur:
-        cur.execute(
-            "UPDATE orders SET status = 'PAID', version = version + 1,"
-            " updated_at = UTC_TIMESTAMP(6) WHERE id = %s",
-            (order_id,),
-        )
+    change_status(db, order_id, "PAID")
 
     events = cdc_tail.poll_for(
         f"insert and update of order {order_id}", lambda ev: len(events_for(ev, order_id)) >= 2, 60

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.unit.dataflows.order_changes import NOW, at, delete, img, insert, snapshot, update
-
 from dataflows.dedupe import ILLEGAL_TRANSITION, OrderMemory, evict_at, is_idle, track
 from orderstream.contract import OrderStatus
+from tests.unit.dataflows.order_changes import NOW, at, delete, img, insert, snapshot, update
 
 
 def test_first_change_is_emitted_and_remembered() -> None:

@@ -10,7 +10,6 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.unit.dataflows.order_changes import NOW, T0, delete, img, insert, snapshot, update
 
 from dataflows import revenue, routing, transitions
 from dataflows.cdc import OrderChange, OrderImage
@@ -20,6 +19,7 @@ from dataflows.revenue import RevenueTotals
 from dataflows.transitions import TransitionSample, TransitionStats, summarize
 from dataflows.windows import EventTimeWindows, Fold, WindowSpec
 from orderstream.contract import OrderStatus
+from tests.unit.dataflows.order_changes import NOW, T0, delete, img, insert, snapshot, update
 
 STATUSES = [str(s) for s in OrderStatus]
 AMOUNTS = ["0.00", "5.00", "9.99", "12.50", "100.00"]

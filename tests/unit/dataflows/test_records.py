@@ -7,7 +7,6 @@ from decimal import Decimal
 
 import orjson
 import pytest
-from tests.unit.dataflows.order_changes import NOW, at, img, update
 
 from dataflows.cdc import DeadLetter, RawChange, Reason
 from dataflows.dedupe import TrackedChange
@@ -23,6 +22,7 @@ from dataflows.records import (
 from dataflows.revenue import RevenueTotals
 from dataflows.transitions import TransitionStats
 from dataflows.windows import WindowResult
+from tests.unit.dataflows.order_changes import NOW, at, img, update
 
 START = datetime(2026, 11, 25, 0, 1, tzinfo=UTC)
 

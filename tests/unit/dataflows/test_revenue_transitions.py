@@ -6,7 +6,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from tests.unit.dataflows.order_changes import delete, img, insert, snapshot, update
 
 from dataflows import revenue, transitions
 from dataflows.cdc import OrderChange
@@ -14,6 +13,7 @@ from dataflows.dedupe import TrackedChange
 from dataflows.revenue import RevenueTotals
 from dataflows.transitions import TransitionSample, TransitionStats, nearest_rank, summarize
 from orderstream.contract import OrderStatus
+from tests.unit.dataflows.order_changes import delete, img, insert, snapshot, update
 
 D = Decimal
 

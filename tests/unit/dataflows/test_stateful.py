@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from bytewax.operators import StatefulLogic
 from bytewax.testing import TimeTestingGetter
-from tests.unit.dataflows.order_changes import NOW, at, img, insert, update
 from prometheus_client import REGISTRY
 
 from dataflows.cdc import DeadLetter, Reason
@@ -14,6 +13,7 @@ from dataflows.clock import Clock
 from dataflows.routing import Timed
 from dataflows.stateful import OrderTracker, WindowedAggregate
 from dataflows.windows import EventTimeWindows, Fold, WindowResult, WindowSpec
+from tests.unit.dataflows.order_changes import NOW, at, img, insert, update
 
 IDLE = timedelta(minutes=10)
 
