@@ -124,9 +124,19 @@ def change_status(db: pymysql.connections.Connection[Any], order_id: int, to_sta
     db.commit()
 
 
+def _decode_key(raw: bytes | None) -> Any:
+    """Debezium keys are JSON objects; the dataflow's keys are plain strings."""
+    if not raw:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw.decode()
+
+
 @dataclass
 class CdcEvent:
-    key: dict[str, Any]
+    key: Any
     value: dict[str, Any] | None
     partition: int
     offset: int
@@ -166,7 +176,7 @@ class TopicTail:
             msg = self.consumer.poll(0.5)
             if msg is None or msg.error():
                 continue
-            key = orjson.loads(msg.key()) if msg.key() else {}
+            key = _decode_key(msg.key())
             value = orjson.loads(msg.value()) if msg.value() else None
             self.events.append(CdcEvent(key, value, msg.partition(), msg.offset()))
         if done(self.events):
