@@ -6,7 +6,9 @@ with `orderstream status`'s report instead of producing confusing downstream fai
 
 from __future__ import annotations
 
+import contextlib
 import random
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -76,6 +78,32 @@ def poll_until(what: str, check: Callable[[], bool], timeout: float, interval: f
             return
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct loopback ports that were free a moment ago."""
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def free_consecutive_ports(n: int) -> int:
+    """The first of ``n`` consecutive free loopback ports."""
+    for _ in range(50):
+        first = free_ports(1)[0]
+        with contextlib.ExitStack() as stack:
+            try:
+                for port in range(first, first + n):
+                    s = stack.enter_context(socket.socket())
+                    s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return first
+    raise AssertionError(f"no {n} consecutive free ports")
 
 
 def unique_order_ids(n: int) -> list[int]:

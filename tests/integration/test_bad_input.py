@@ -16,7 +16,7 @@ import pytest
 from orderstream.settings import REPO_ROOT, Settings
 from orderstream.stack.connect import ConnectClient
 from orderstream.stack.supervisor import Supervisor
-from tests.integration.conftest import poll_until
+from tests.integration.conftest import free_ports, poll_until
 
 
 def run_cli(
@@ -79,16 +79,6 @@ def test_bad_setting_names_the_variable() -> None:
     assert result.returncode != 0
     assert "ORDERSTREAM_KAFKA_PORTS" in result.stderr
     assert "Traceback" not in result.stderr
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def test_status_of_a_stack_that_is_not_running_names_every_part(tmp_path: Path) -> None:

@@ -54,8 +54,12 @@ def app_settings() -> Settings:
 @pytest.fixture
 def app_db(app_settings: Settings) -> Iterator[Conn]:
     conn = pymysql.connect(
-        host=app_settings.host, port=app_settings.db_port, user=app_settings.db_app_user,
-        password=app_settings.db_app_password, database=app_settings.db_name, autocommit=True,
+        host=app_settings.host,
+        port=app_settings.db_port,
+        user=app_settings.db_app_user,
+        password=app_settings.db_app_password,
+        database=app_settings.db_name,
+        autocommit=True,
     )
     yield conn
     conn.close()
@@ -78,11 +82,16 @@ def loadgen_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "orderstream.loadgen", *args]
 
 
-def run_loadgen(*args: str, env: dict[str, str] | None = None, timeout: float = 60
-                ) -> subprocess.CompletedProcess[str]:
+def run_loadgen(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        loadgen_cmd(*args), capture_output=True, text=True, timeout=timeout,
-        env=env, check=False,
+        loadgen_cmd(*args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
     )
 
 
@@ -162,12 +171,34 @@ SUMMARY = re.compile(r"wrote (\d+) order changes .* order ids (\S+)")
 def test_fixed_rate_run_writes_its_plan(app_db: Conn) -> None:
     first_id, seed = free_first_id(app_db), random.randrange(2**31)
     result = run_loadgen(
-        "--rate", "40", "--duration", "4", "--seed", str(seed), "--first-id", str(first_id),
-        "--customers", "50", "--illegal-rate", "0.1", "--currencies", "KRW,USD,EUR",
+        "--rate",
+        "40",
+        "--duration",
+        "4",
+        "--seed",
+        str(seed),
+        "--first-id",
+        str(first_id),
+        "--customers",
+        "50",
+        "--illegal-rate",
+        "0.1",
+        "--currencies",
+        "KRW,USD,EUR",
     )
     assert result.returncode == 0, result.stderr
-    changes = list(plan(PlanConfig(rate=40, duration=4, seed=seed, customers=50,
-                                   currencies=("KRW", "USD", "EUR"), illegal_rate=0.1)))
+    changes = list(
+        plan(
+            PlanConfig(
+                rate=40,
+                duration=4,
+                seed=seed,
+                customers=50,
+                currencies=("KRW", "USD", "EUR"),
+                illegal_rate=0.1,
+            )
+        )
+    )
     assert len(changes) == 160
     match = SUMMARY.search(result.stdout)
     assert match and int(match.group(1)) == 160, result.stdout
@@ -175,8 +206,7 @@ def test_fixed_rate_run_writes_its_plan(app_db: Conn) -> None:
     orders = db_orders(app_db, first_id, first_id + 1_000_000)
     assert_db_is_plan(orders, changes, first_id)
     # illegal transitions are written like any other change (recorded as they happened)
-    illegal = [h for o in orders.values() for h in o.history
-               if not is_legal_transition(h[0], h[1])]  # type: ignore[arg-type]
+    illegal = [h for o in orders.values() for h in o.history if not is_legal_transition(h[0], h[1])]  # type: ignore[arg-type]
     assert len(illegal) == sum(c.illegal for c in changes) > 0
     # paced, not as fast as possible: changes spread over the 4 s schedule
     stamps = [h[4] for o in orders.values() for h in o.history]
@@ -187,13 +217,19 @@ def test_fixed_rate_run_writes_its_plan(app_db: Conn) -> None:
 def test_sigterm_stops_cleanly_between_transactions(app_db: Conn) -> None:
     first_id, seed = free_first_id(app_db), random.randrange(2**31)
     proc = subprocess.Popen(
-        loadgen_cmd("--rate", "200", "--seed", str(seed), "--first-id", str(first_id),
-                    "--customers", "50"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        loadgen_cmd(
+            "--rate", "200", "--seed", str(seed), "--first-id", str(first_id), "--customers", "50"
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
-        wait_for("the loadgen to write 100 changes",
-                 lambda: history_count(app_db, first_id, first_id + 1_000_000) >= 100, 30)
+        wait_for(
+            "the loadgen to write 100 changes",
+            lambda: history_count(app_db, first_id, first_id + 1_000_000) >= 100,
+            30,
+        )
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
     finally:
@@ -204,8 +240,9 @@ def test_sigterm_stops_cleanly_between_transactions(app_db: Conn) -> None:
     written = history_count(app_db, first_id, first_id + 1_000_000)
     match = SUMMARY.search(out)
     assert match and int(match.group(1)) == written
-    changes = list(islice(plan(PlanConfig(rate=200, duration=None, seed=seed, customers=50)),
-                          written))
+    changes = list(
+        islice(plan(PlanConfig(rate=200, duration=None, seed=seed, customers=50)), written)
+    )
     assert_db_is_plan(db_orders(app_db, first_id, first_id + 1_000_000), changes, first_id)
 
 
@@ -238,20 +275,40 @@ def _connection_ids_of(db: Conn, pid: int) -> list[int]:
             "SELECT ID, HOST FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()"
         )
         rows = cur.fetchall()
-    return [cid for cid, host in rows if host and host.rsplit(":", 1)[-1].isdigit()
-            and int(host.rsplit(":", 1)[-1]) in ports]
+    return [
+        cid
+        for cid, host in rows
+        if host and host.rsplit(":", 1)[-1].isdigit() and int(host.rsplit(":", 1)[-1]) in ports
+    ]
 
 
 def test_lost_connection_is_retried_and_reported(app_db: Conn) -> None:
     first_id, seed = free_first_id(app_db), random.randrange(2**31)
     proc = subprocess.Popen(
-        loadgen_cmd("--rate", "50", "--duration", "6", "--seed", str(seed), "--first-id",
-                    str(first_id), "--customers", "50", "--retry-seconds", "30"),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        loadgen_cmd(
+            "--rate",
+            "50",
+            "--duration",
+            "6",
+            "--seed",
+            str(seed),
+            "--first-id",
+            str(first_id),
+            "--customers",
+            "50",
+            "--retry-seconds",
+            "30",
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
-        wait_for("the loadgen to write 20 changes",
-                 lambda: history_count(app_db, first_id, first_id + 1_000_000) >= 20, 30)
+        wait_for(
+            "the loadgen to write 20 changes",
+            lambda: history_count(app_db, first_id, first_id + 1_000_000) >= 20,
+            30,
+        )
         ids = _connection_ids_of(app_db, proc.pid)
         assert ids, "the loadgen's database connection was not found"
         with app_db.cursor() as cur:

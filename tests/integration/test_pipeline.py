@@ -12,16 +12,21 @@ import sys
 import urllib.request
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pymysql
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from orderstream.settings import REPO_ROOT, Settings
 from orderstream.stack.health import metric_sum
+from orderstream.stack.kafka_admin import ensure_topics, stack_topics
 from orderstream.stack.supervisor import Supervisor
 from tests.integration.conftest import (
     TopicTail,
+    free_consecutive_ports,
+    free_ports,
     insert_order,
     kill_and_hold_down,
     poll_until,
@@ -34,14 +39,16 @@ from tests.integration.conftest import (
 RECONCILE_WAIT_SECONDS = 240
 
 
-def cli(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, timeout: float, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "orderstream", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=REPO_ROOT,
-        env=dict(os.environ),
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -80,7 +87,9 @@ def first_id_block() -> int:
     return (900_000 + uuid.uuid4().int % 90_000) * 1_000_000
 
 
-def assert_reconciles(since: datetime, settings: Settings) -> None:
+def assert_reconciles(
+    since: datetime, settings: Settings, env: dict[str, str] | None = None
+) -> None:
     result = cli(
         "reconcile",
         "--from",
@@ -88,6 +97,7 @@ def assert_reconciles(since: datetime, settings: Settings) -> None:
         "--wait",
         str(RECONCILE_WAIT_SECONDS),
         timeout=RECONCILE_WAIT_SECONDS + 120,
+        env=env,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
 
@@ -190,3 +200,50 @@ def _events_in(settings: Settings) -> float:
     except OSError:
         return -1
     return metric_sum(text, "orders_events_in_total") or 0.0
+
+
+def test_two_processes_of_two_workers_reach_the_ground_truth(
+    settings: Settings, admin: AdminClient, tmp_path: Path
+) -> None:
+    """`-i/-a` processes with `-w` workers each: per-order state is keyed, so totals are right."""
+    suffix = uuid.uuid4().hex[:8]
+    topics = {
+        "ORDERSTREAM_TOPIC_PROCESSED": f"test-{suffix}-processed",
+        "ORDERSTREAM_TOPIC_REVENUE": f"test-{suffix}-revenue",
+        "ORDERSTREAM_TOPIC_TRANSITIONS": f"test-{suffix}-transitions",
+        "ORDERSTREAM_TOPIC_DLQ": f"test-{suffix}-dlq",
+    }
+    scaled = Settings.from_env({**os.environ, **topics})
+    specs = [t for t in stack_topics(scaled) if t.name in topics.values()]
+    ensure_topics(admin, specs)
+    metrics_port = free_consecutive_ports(2)  # process i serves metrics on port + i
+    cluster_ports = free_ports(2)
+    env = {**os.environ, **topics, "ORDERSTREAM_DATAFLOW_METRICS_PORT": str(metrics_port)}
+    addresses = ";".join(f"127.0.0.1:{p}" for p in cluster_ports)
+    run_flow = [sys.executable, "-m", "bytewax.run", "dataflows.orders", "-w", "2"]
+    processes = [
+        subprocess.Popen(
+            [*run_flow, "-i", str(i), "-a", addresses],
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=(tmp_path / f"process-{i}.log").open("w"),
+            stderr=subprocess.STDOUT,
+        )
+        for i in range(2)
+    ]
+    try:
+        started = datetime.now(UTC)
+        run = loadgen(rate=20, seconds=20, first_id=first_id_block())
+        _, stderr = run.communicate(timeout=120)
+        assert run.returncode == 0, stderr
+        assert all(p.poll() is None for p in processes), "a dataflow process exited"
+        assert_reconciles(started, settings, env=topics)
+    finally:
+        for p in processes:
+            p.terminate()
+        for p in processes:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        admin.delete_topics(list(topics.values()), operation_timeout=30)

@@ -54,8 +54,12 @@ def app_settings() -> Settings:
 @pytest.fixture
 def app_db(app_settings: Settings) -> Iterator[Conn]:
     conn = pymysql.connect(
-        host=app_settings.host, port=app_settings.db_port, user=app_settings.db_app_user,
-        password=app_settings.db_app_password, database=app_settings.db_name, autocommit=True,
+        host=app_settings.host,
+        port=app_settings.db_port,
+        user=app_settings.db_app_user,
+        password=app_settings.db_app_password,
+        database=app_settings.db_name,
+        autocommit=True,
     )
     yield conn
     conn.close()
@@ -72,8 +76,15 @@ class Step:
     amount: str
 
 
-CURRENCIES = {0: "USD", 1: "USD", 2: "EUR", 3: "USD", **dict.fromkeys(range(4, 24), "EUR"),
-              24: "USD", 25: "EUR"}
+CURRENCIES = {
+    0: "USD",
+    1: "USD",
+    2: "EUR",
+    3: "USD",
+    **dict.fromkeys(range(4, 24), "EUR"),
+    24: "USD",
+    25: "EUR",
+}
 STEPS = [
     # window 0: order 0 PENDING -> PAID (4 s) -> amount edit -> SHIPPED (15 s in PAID) ...
     Step(0, 1, "PENDING", "100.00"),
@@ -173,8 +184,9 @@ def free_ids(db: Conn, n: int) -> list[int]:
     raise AssertionError("no free id range")
 
 
-def write_history(db: Conn, start: datetime, steps: list[Step], currencies: dict[int, str],
-                  ids: dict[int, int]) -> dict[int, int]:
+def write_history(
+    db: Conn, start: datetime, steps: list[Step], currencies: dict[int, str], ids: dict[int, int]
+) -> dict[int, int]:
     """Apply ``steps`` as the application would: one transaction per change. Returns the
     final version per order id."""
     state: dict[int, tuple[str, Decimal, int]] = {}
@@ -255,17 +267,35 @@ def test_ground_truth_sql_equals_reference_on_generated_history(app_db: Conn) ->
     first_id = free_ids(app_db, 1)[0] // 1_000_000 * 1_000_000 + 1_000_000
     seed = random.randrange(2**31)
     result = subprocess.run(
-        [sys.executable, "-m", "orderstream.loadgen", "--rate", "150", "--duration", "3",
-         "--seed", str(seed), "--first-id", str(first_id), "--illegal-rate", "0.2",
-         "--customers", "30"],
-        capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "orderstream.loadgen",
+            "--rate",
+            "150",
+            "--duration",
+            "3",
+            "--seed",
+            str(seed),
+            "--first-id",
+            str(first_id),
+            "--illegal-rate",
+            "0.2",
+            "--customers",
+            "30",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert len(list(plan(PlanConfig(rate=150, duration=3, seed=seed)))) == 450
     with app_db.cursor() as cur:
         cur.execute(
             "SELECT MIN(changed_at), MAX(changed_at) FROM order_status_history"
-            " WHERE order_id >= %s AND order_id < %s", (first_id, first_id + 1_000_000),
+            " WHERE order_id >= %s AND order_id < %s",
+            (first_id, first_id + 1_000_000),
         )
         first, last = cur.fetchone()
     lo = window_start(first, W)
@@ -344,10 +374,16 @@ def topics(admin: AdminClient) -> Iterator[Topics]:
 def revenue_record(key: RevenueKey, r: Revenue, revision: int = 1) -> tuple[bytes, bytes]:
     start, currency = key
     value = {
-        "window_start": iso(start), "window_end": iso(start + timedelta(seconds=W)),
-        "currency": currency, "gross": f"{r.gross:.2f}", "refunds": f"{r.refunds:.2f}",
-        "adjustments": f"{r.adjustments:.2f}", "net": f"{r.net:.2f}",
-        "paid_count": r.paid_count, "refund_count": r.refund_count, "revision": revision,
+        "window_start": iso(start),
+        "window_end": iso(start + timedelta(seconds=W)),
+        "currency": currency,
+        "gross": f"{r.gross:.2f}",
+        "refunds": f"{r.refunds:.2f}",
+        "adjustments": f"{r.adjustments:.2f}",
+        "net": f"{r.net:.2f}",
+        "paid_count": r.paid_count,
+        "refund_count": r.refund_count,
+        "revision": revision,
     }
     return f"{iso(start)}|{currency}".encode(), orjson.dumps(value)
 
@@ -359,10 +395,16 @@ def transition_record(key: TransitionKey, t: Transitions, revision: int = 1) -> 
         return None if d is None else float(d)
 
     value = {
-        "window_start": iso(start), "window_end": iso(start + timedelta(seconds=W)),
-        "from_status": f, "to_status": to, "count": t.count, "timed_count": t.timed_count,
-        "untimed_count": t.untimed_count, "p50_seconds": num(t.p50_seconds),
-        "p95_seconds": num(t.p95_seconds), "max_seconds": num(t.max_seconds),
+        "window_start": iso(start),
+        "window_end": iso(start + timedelta(seconds=W)),
+        "from_status": f,
+        "to_status": to,
+        "count": t.count,
+        "timed_count": t.timed_count,
+        "untimed_count": t.untimed_count,
+        "p50_seconds": num(t.p50_seconds),
+        "p95_seconds": num(t.p95_seconds),
+        "max_seconds": num(t.max_seconds),
         "revision": revision,
     }
     return f"{iso(start)}|{f}|{to}".encode(), orjson.dumps(value)
@@ -373,8 +415,9 @@ def processed_record(order_id: int, version: int) -> tuple[bytes, bytes]:
 
 
 def produce(settings: Settings, topic: str, records: list[tuple[bytes, bytes]]) -> None:
-    producer = Producer({"bootstrap.servers": settings.bootstrap_servers, "acks": "all",
-                         "enable.idempotence": True})
+    producer = Producer(
+        {"bootstrap.servers": settings.bootstrap_servers, "acks": "all", "enable.idempotence": True}
+    )
     errors: list[str] = []
 
     def report(err: Any, _msg: Any) -> None:
@@ -387,20 +430,42 @@ def produce(settings: Settings, topic: str, records: list[tuple[bytes, bytes]]) 
 
 
 def publish_correct_output(settings: Settings, topics: Topics, scenario: Scenario) -> None:
-    produce(settings, topics.revenue,
-            [revenue_record(k, v) for k, v in expected_revenue(scenario.start).items()])
-    produce(settings, topics.transitions,
-            [transition_record(k, v) for k, v in expected_transitions(scenario.start).items()])
-    produce(settings, topics.processed,
-            [processed_record(oid, v) for oid, v in scenario.versions.items()])
+    produce(
+        settings,
+        topics.revenue,
+        [revenue_record(k, v) for k, v in expected_revenue(scenario.start).items()],
+    )
+    produce(
+        settings,
+        topics.transitions,
+        [transition_record(k, v) for k, v in expected_transitions(scenario.start).items()],
+    )
+    produce(
+        settings,
+        topics.processed,
+        [processed_record(oid, v) for oid, v in scenario.versions.items()],
+    )
 
 
-def reconcile(topics: Topics, scenario: Scenario, *extra: str,
-              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def reconcile(
+    topics: Topics, scenario: Scenario, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "orderstream.reconcile", "--from", iso(scenario.start),
-         "--to", iso(scenario.end), *extra],
-        capture_output=True, text=True, timeout=120, env=env or topics.env(), check=False,
+        [
+            sys.executable,
+            "-m",
+            "orderstream.reconcile",
+            "--from",
+            iso(scenario.start),
+            "--to",
+            iso(scenario.end),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env or topics.env(),
+        check=False,
     )
 
 
@@ -434,8 +499,14 @@ def test_wrong_aggregate_is_reported_and_exits_1(
     publish_correct_output(app_settings, topics, scenario)
     w1 = scenario.start + timedelta(minutes=1)
     right = expected_revenue(scenario.start)[(w1, "USD")]
-    off_by_a_cent = Revenue(right.gross, D("89.99"), right.adjustments, D("-69.99"),
-                            right.paid_count, right.refund_count)
+    off_by_a_cent = Revenue(
+        right.gross,
+        D("89.99"),
+        right.adjustments,
+        D("-69.99"),
+        right.paid_count,
+        right.refund_count,
+    )
     t_key = (scenario.start + timedelta(minutes=2), "PENDING", "PAID")
     t_right = expected_transitions(scenario.start)[t_key]
     slow_p95 = Transitions(20, 20, 0, t_right.p50_seconds, D("19.5"), t_right.max_seconds)
@@ -444,11 +515,13 @@ def test_wrong_aggregate_is_reported_and_exits_1(
     result = reconcile(topics, scenario)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "RESULT: MISMATCH" in result.stdout
-    assert sorted(diff_rows(result.stdout)) == sorted([
-        [iso(w1), "USD", "refunds", "90.00", "89.99"],
-        [iso(w1), "USD", "net", "-70.00", "-69.99"],
-        [iso(t_key[0]), "PENDING->PAID", "p95_seconds", "19.000", "19.5"],
-    ])
+    assert sorted(diff_rows(result.stdout)) == sorted(
+        [
+            [iso(w1), "USD", "refunds", "90.00", "89.99"],
+            [iso(w1), "USD", "net", "-70.00", "-69.99"],
+            [iso(t_key[0]), "PENDING->PAID", "p95_seconds", "19.000", "19.5"],
+        ]
+    )
 
 
 def test_untimed_transitions_compare_counts_only(
@@ -461,8 +534,11 @@ def test_untimed_transitions_compare_counts_only(
     result = reconcile(topics, scenario)
     assert result.returncode == 0, result.stdout
     assert "timings not comparable for 1" in result.stdout
-    produce(app_settings, topics.transitions,
-            [transition_record(t_key, Transitions(19, 14, 5, None, None, None), 3)])
+    produce(
+        app_settings,
+        topics.transitions,
+        [transition_record(t_key, Transitions(19, 14, 5, None, None, None), 3)],
+    )
     result = reconcile(topics, scenario)
     assert result.returncode == 1
     assert diff_rows(result.stdout) == [[iso(t_key[0]), "PENDING->PAID", "count", "20", "19"]]
@@ -488,8 +564,10 @@ def test_open_windows_are_reported_not_judged(topics: Topics, scenario: Scenario
     assert result.returncode == 0, result.stdout + result.stderr
     assert "revenue      0 keys checked, 0 mismatched, 5 open" in result.stdout
     assert "transitions  0 keys checked, 0 mismatched, 12 open" in result.stdout
-    assert (f"processed    0 orders checked, 0 mismatched, {len(scenario.versions)} pending"
-            in result.stdout)
+    assert (
+        f"processed    0 orders checked, 0 mismatched, {len(scenario.versions)} pending"
+        in result.stdout
+    )
     assert "open windows (not judged yet): 4" in result.stdout
     result = reconcile(topics, scenario, "--wait", "1", env=env)
     assert result.returncode == 4, result.stdout + result.stderr
@@ -512,9 +590,20 @@ def test_missing_topic_exits_3_naming_it(topics: Topics, scenario: Scenario) -> 
 def test_unreachable_kafka_exits_3(scenario: Scenario) -> None:
     env = {**os.environ, "ORDERSTREAM_KAFKA_BOOTSTRAP": f"127.0.0.1:{_free_port()}"}
     result = subprocess.run(
-        [sys.executable, "-m", "orderstream.reconcile", "--from", iso(scenario.start),
-         "--to", iso(scenario.end)],
-        capture_output=True, text=True, timeout=120, env=env, check=False,
+        [
+            sys.executable,
+            "-m",
+            "orderstream.reconcile",
+            "--from",
+            iso(scenario.start),
+            "--to",
+            iso(scenario.end),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
     )
     assert result.returncode == 3
     assert "kafka" in result.stderr and "Traceback" not in result.stderr, result.stderr
@@ -522,10 +611,21 @@ def test_unreachable_kafka_exits_3(scenario: Scenario) -> None:
 
 def test_unreachable_database_and_bad_time_exit_nonzero() -> None:
     env = {**os.environ, "ORDERSTREAM_DB_PORT": str(_free_port())}
-    result = subprocess.run([sys.executable, "-m", "orderstream.reconcile"], capture_output=True,
-                            text=True, timeout=60, env=env, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "orderstream.reconcile"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
     assert result.returncode == 3 and "database" in result.stderr, result.stderr
-    result = subprocess.run([sys.executable, "-m", "orderstream.reconcile", "--from", "noonish"],
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "orderstream.reconcile", "--from", "noonish"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2 and "--from" in result.stderr
     assert result.stderr.count("\n") == 1
