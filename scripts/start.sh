@@ -9,12 +9,18 @@ install_everything
 orderstream stack start
 orderstream status
 
-cat <<EOT
+"$ORDERSTREAM_VENV/bin/python" - <<'EOT'
+from orderstream.settings import Settings
 
+s = Settings.from_env()
+print(f"""
 orderstream is running. Where to look:
-  orderstream status                        health of every component
-  Kafka bootstrap                           $("$ORDERSTREAM_VENV/bin/python" -c 'from orderstream.settings import Settings; print(Settings.from_env().bootstrap_servers)')
-  Kafka Connect REST                        http://127.0.0.1:${ORDERSTREAM_CONNECT_PORTS:-8083,8084}
-  logs                                      $ORDERSTREAM_RUNTIME_DIR/logs/
-  stop (keeps data)                         scripts/stop.sh    (--purge deletes it)
+  .venv/bin/orderstream status          health of every component
+  Kafka bootstrap                       {s.bootstrap_servers}
+  Kafka Connect REST                    {', '.join(s.connect_urls)}
+  dataflow metrics                      http://{s.host}:{s.dataflow_metrics_port}/metrics
+  outputs                               {s.topic_processed}, {s.topic_revenue}, {s.topic_transitions}, {s.topic_dlq}
+  audit                                 .venv/bin/orderstream reconcile --wait 120
+  logs                                  {s.runtime_dir / 'logs'}/
+  stop (keeps data)                     scripts/stop.sh    (--purge deletes it)""")
 EOT
