@@ -36,6 +36,9 @@ class Op(StrEnum):
     READ = "r"  # snapshot read
 
 
+OP_CODES: frozenset[str] = frozenset(op.value for op in Op)
+
+
 class Reason(StrEnum):
     """Why a record went to the dead-letter topic (the ``reason`` field)."""
 
@@ -168,7 +171,7 @@ def _parse_envelope(document: Any, raw: RawChange) -> OrderChange:
     if "payload" in document and "op" not in document:
         raise _Invalid(Reason.BAD_ENVELOPE, "envelope has embedded schemas; expected none")
     raw_op = document.get("op")
-    if raw_op not in {op.value for op in Op}:
+    if raw_op not in OP_CODES:
         raise _Invalid(Reason.BAD_ENVELOPE, f"op {raw_op!r} is not c/u/d/r")
     op = Op(raw_op)
     source = document.get("source")

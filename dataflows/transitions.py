@@ -28,17 +28,40 @@ class TransitionSample:
         return f"{self.from_status}|{self.to_status}"
 
 
+#: Durations are stored in immutable chunks of at most this many: adding one copies a chunk and
+#: the tuple of chunk references, not every duration of the window (which is quadratic).
+CHUNK = 256
+
+
 @dataclass(frozen=True)
 class TransitionStats:
-    """Window accumulator: ``durations_ms`` is a multiset (order carries no meaning)."""
+    """Window accumulator: the durations are a multiset (order carries no meaning)."""
 
     count: int = 0
     untimed_count: int = 0
-    durations_ms: tuple[int, ...] = ()
+    chunks: tuple[tuple[int, ...], ...] = ()
+
+    @classmethod
+    def of(cls, count: int, untimed_count: int, durations_ms: Sequence[int]) -> TransitionStats:
+        values = tuple(durations_ms)
+        chunks = tuple(values[i : i + CHUNK] for i in range(0, len(values), CHUNK))
+        return cls(count, untimed_count, chunks)
+
+    @property
+    def durations_ms(self) -> tuple[int, ...]:
+        return tuple(d for chunk in self.chunks for d in chunk)
 
     @property
     def timed_count(self) -> int:
-        return len(self.durations_ms)
+        return sum(len(chunk) for chunk in self.chunks)
+
+    def with_duration(self, duration_ms: int) -> TransitionStats:
+        chunks = self.chunks
+        if chunks and len(chunks[-1]) < CHUNK:
+            chunks = (*chunks[:-1], (*chunks[-1], duration_ms))
+        else:
+            chunks = (*chunks, (duration_ms,))
+        return TransitionStats(self.count + 1, self.untimed_count, chunks)
 
 
 @dataclass(frozen=True)
@@ -76,14 +99,12 @@ def initialize() -> TransitionStats:
 
 def agg(stats: TransitionStats, item: TransitionSample) -> TransitionStats:
     if item.duration_ms is None:
-        return TransitionStats(stats.count + 1, stats.untimed_count + 1, stats.durations_ms)
-    return TransitionStats(
-        stats.count + 1, stats.untimed_count, (*stats.durations_ms, item.duration_ms)
-    )
+        return TransitionStats(stats.count + 1, stats.untimed_count + 1, stats.chunks)
+    return stats.with_duration(item.duration_ms)
 
 
 def merge(a: TransitionStats, b: TransitionStats) -> TransitionStats:
-    return TransitionStats(
+    return TransitionStats.of(
         a.count + b.count, a.untimed_count + b.untimed_count, a.durations_ms + b.durations_ms
     )
 

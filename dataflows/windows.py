@@ -81,6 +81,9 @@ class WindowsState(Generic[A]):
     closed: dict[datetime, ClosedWindow[A]] = field(default_factory=dict)
     expired_through: datetime | None = None  # windows starting at or before were dropped
     latest_now: datetime | None = None  # system time never goes back for the watermark
+    # The start of the oldest kept closed window (None: none kept, or not yet computed, as in
+    # snapshots of earlier versions): per-event work then looks at open windows only.
+    oldest_closed: datetime | None = None
 
     def copy(self) -> WindowsState[A]:
         return WindowsState(
@@ -90,7 +93,13 @@ class WindowsState(Generic[A]):
             dict(self.closed),
             self.expired_through,
             self.latest_now,
+            self.oldest_closed,
         )
+
+    def first_closed(self) -> datetime | None:
+        if self.oldest_closed is None and self.closed:
+            self.oldest_closed = min(self.closed)
+        return self.oldest_closed
 
 
 class EventTimeWindows(Generic[V, A]):
@@ -149,7 +158,9 @@ class EventTimeWindows(Generic[V, A]):
         if state.watermark_base is None or state.base_set_at is None:
             return None
         targets = [start + self.spec.length for start in state.open]
-        targets += [start + self.spec.length + self.spec.retention for start in state.closed]
+        oldest_closed = state.first_closed()
+        if oldest_closed is not None:
+            targets.append(oldest_closed + self.spec.length + self.spec.retention)
         if not targets:
             return None
         return state.base_set_at + max(min(targets) - state.watermark_base, _NO_TIME)
@@ -175,18 +186,29 @@ class EventTimeWindows(Generic[V, A]):
         length = self.spec.length
         due = sorted(start for start in self.state.open if start + length <= watermark)
         results = self._close(due)
-        horizon = watermark - length - self.spec.retention
-        for start in [s for s in self.state.closed if s <= horizon]:
-            del self.state.closed[start]
-            if self.state.expired_through is None or start > self.state.expired_through:
-                self.state.expired_through = start
+        self._expire(watermark - length - self.spec.retention)
         return results
+
+    def _expire(self, horizon: datetime) -> None:
+        """Drop kept windows starting at or before ``horizon``; scans only when one is due."""
+        state = self.state
+        oldest = state.first_closed()
+        if oldest is None or oldest > horizon:
+            return
+        for start in [s for s in state.closed if s <= horizon]:
+            del state.closed[start]
+            if state.expired_through is None or start > state.expired_through:
+                state.expired_through = start
+        state.oldest_closed = min(state.closed) if state.closed else None
 
     def _close(self, starts: list[datetime]) -> list[WindowResult[A]]:
         results = []
         for start in starts:
             closed = ClosedWindow(self.state.open.pop(start), 1)
             self.state.closed[start] = closed
+            oldest = self.state.first_closed()
+            if oldest is None or start < oldest:
+                self.state.oldest_closed = start
             results.append(self._result(start, closed))
         return results
 

@@ -92,7 +92,7 @@ def test_revenue_window_record() -> None:
 
 
 def test_transitions_window_record() -> None:
-    stats = TransitionStats(count=4, untimed_count=1, durations_ms=(1500, 250, 60001))
+    stats = TransitionStats.of(count=4, untimed_count=1, durations_ms=(1500, 250, 60001))
     record = transitions_window(
         "PAID|SHIPPED", WindowResult(START, START + timedelta(minutes=1), stats, 1)
     )

@@ -120,3 +120,14 @@ def test_summary_without_timings_has_no_percentiles() -> None:
     summary = summarize(TransitionStats(count=2, untimed_count=2))
     assert (summary.count, summary.timed_count, summary.untimed_count) == (2, 0, 2)
     assert (summary.p50_ms, summary.p95_ms, summary.max_ms) == (None, None, None)
+
+
+def test_many_durations_are_chunked_and_summarized_exactly() -> None:
+    stats = transitions.initialize()
+    for ms in range(1000, 0, -1):  # 1000 samples, more than a few chunks
+        stats = transitions.agg(stats, TransitionSample(OrderStatus.PAID, OrderStatus.SHIPPED, ms))
+    assert all(len(chunk) <= transitions.CHUNK for chunk in stats.chunks)
+    assert stats.timed_count == 1000 and stats.count == 1000
+    assert sorted(stats.durations_ms) == list(range(1, 1001))
+    summary = summarize(stats)
+    assert (summary.p50_ms, summary.p95_ms, summary.max_ms) == (500, 950, 1000)

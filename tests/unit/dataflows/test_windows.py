@@ -125,3 +125,18 @@ def test_snapshot_is_independent_and_restores() -> None:
     restored = EventTimeWindows(w.spec, SUM, pickle.loads(pickle.dumps(snap)))
     assert restored.close_all() == [result(0, 1, 1)]
     assert w.close_all() == [result(0, 2, 1)]
+
+
+def test_a_late_window_closed_after_newer_ones_expires_first() -> None:
+    w = windows(retention=timedelta(minutes=10))
+    w.on_event(at(600), 1, NOW)  # 00:10
+    w.on_event(at(700), 1, NOW)  # watermark 00:11:30: the 00:10 window closes
+    # a late change for 00:02, whose window never existed: opened and closed at once
+    assert w.on_event(at(130), 5, NOW).results == [result(120, 5, 1)]
+    assert w.state.first_closed() == at(120)
+    # watermark 00:16:30: 00:02 + 1 min + 10 min retention has passed, 00:10's has not
+    w.on_event(at(1000), 1, NOW)
+    assert set(w.state.closed) == {at(600), at(660)}
+    assert w.state.first_closed() == at(600)
+    late = w.on_event(at(125), 1, NOW)
+    assert late.expired and late.results == []
