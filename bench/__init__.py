@@ -1,0 +1,1 @@
+"""Benchmarks of orderstream (issue 3); see bench/README.md."""

@@ -1,0 +1,225 @@
+"""Drain throughput of the orders dataflow against a plain Kafka pass-through (issue 3).
+
+    python -m bench.dataflow_throughput [--events N] [--duplicate-rate P] [--seed S]
+                                        [--keep-topics]
+
+1. fills a fresh ``bench-<run>-cdc`` topic (6 partitions, like mysql-orders) with N realistic
+   Debezium change events from the seeded loadgen planner plus re-delivered duplicates;
+2. baseline: ``python -m bench.passthrough`` (consume -> orjson.loads -> produce);
+3. ``python -m bytewax.run dataflows.orders`` on bench topics, from the beginning;
+4. prints the table; full runs (N >= 1,000,000) also write bench/README.md and
+   bench/results/dataflow_throughput.json. The bench topics are deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+
+from bench import envelopes
+from bench.dataflow_run import DataflowResult, measure_drain, running_dataflow, wait_until
+from bench.envelopes import CdcRecord, EnvelopeBuilder
+from bench.expected import RevenueLedger
+from bench.fill import fill_topic
+from bench.kafka_topics import (
+    BenchTopics,
+    bench_topics,
+    create_topics,
+    delete_topics,
+    record_count,
+    run_id,
+)
+from bench.passthrough import PassthroughResult
+from bench.report import (
+    BenchRun,
+    figures,
+    machine_facts,
+    results_markdown,
+    write_json,
+    write_readme,
+)
+from bench.revenue_check import RevenueCheck, check_revenue
+from orderstream.settings import Settings
+
+DEFAULT_EVENTS = 1_000_000
+DEFAULT_DUPLICATE_RATE = 0.05
+BENCH_DIR = Path(__file__).resolve().parent
+README = BENCH_DIR / "README.md"
+RESULTS_JSON = BENCH_DIR / "results" / "dataflow_throughput.json"
+#: The last revenue window closes once the watermark passes its end: up to one window plus
+#: the allowed lateness of system time after the last event.
+REVENUE_SETTLE_TIMEOUT_S = 150.0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.dataflow_throughput",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--events",
+        type=int,
+        default=DEFAULT_EVENTS,
+        help="distinct change events (default %(default)s)",
+    )
+    parser.add_argument(
+        "--duplicate-rate",
+        type=float,
+        default=DEFAULT_DUPLICATE_RATE,
+        help="fraction re-delivered as Connect restarts do (default %(default)s)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="planner seed (default 1)")
+    parser.add_argument(
+        "--plan-rate",
+        type=float,
+        default=envelopes.PLAN_RATE,
+        help="changes per second of event time (default %(default)s: 1M changes span ~8 "
+        "minutes; 11.6 spreads them over 24 h, the window retention)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="dataflow workers (default 1)")
+    parser.add_argument(
+        "--keep-topics", action="store_true", help="leave the bench topics in place"
+    )
+    parser.add_argument(
+        "--skip-revenue-check",
+        action="store_true",
+        help="do not wait for the last windows to compare revenue totals",
+    )
+    args = parser.parse_args(argv)
+    if args.events < 1:
+        parser.error("--events must be >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else argv
+    command = shlex.join(["python", "-m", "bench.dataflow_throughput", *arguments])
+    bootstrap = Settings.from_env().bootstrap_servers
+    run = run_id()
+    topics = bench_topics(run)
+    log_dir = Path("/tmp") / f"bench-{run}"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    create_topics(bootstrap, topics)
+    _say(f"topics bench-{run}-* created; logs in {log_dir}")
+    try:
+        result = _run(args, command, bootstrap, run, topics, log_dir)
+    finally:
+        if not args.keep_topics:
+            delete_topics(bootstrap, topics)
+            _say("bench topics deleted")
+    block = results_markdown(result)
+    print(block)
+    if args.events >= DEFAULT_EVENTS:
+        write_readme(README, block)
+        write_json(RESULTS_JSON, result)
+        _say(f"wrote {README} and {RESULTS_JSON}")
+    return 0 if result.revenue_check is None or result.revenue_check.ok else 1
+
+
+def _run(
+    args: argparse.Namespace,
+    command: str,
+    bootstrap: str,
+    run: str,
+    topics: BenchTopics,
+    log_dir: Path,
+) -> BenchRun:
+    ledger = RevenueLedger()
+    plan = envelopes.redelivery_plan(args.events, args.duplicate_rate, args.seed)
+    duplicates = sum(plan.values())
+    records = envelopes.with_redeliveries(
+        _records(args.events, args.seed, args.plan_rate, ledger), plan
+    )
+    fill = fill_topic(bootstrap, topics.cdc.name, records)
+    total = args.events + duplicates
+    if fill.records != total or record_count(bootstrap, topics.cdc) != total:
+        raise RuntimeError(f"fill wrote {fill.records} records, expected {total}")
+    _say(f"filled {fill.records:,} records in {fill.seconds:.1f} s")
+
+    baseline = _run_baseline(topics, total)
+    _say(f"baseline: {baseline.records / baseline.seconds:,.0f} events/s")
+    dataflow, check = _run_dataflow(args, bootstrap, topics, total, ledger, log_dir)
+    _say(f"dataflow: {dataflow.records / dataflow.seconds:,.0f} events/s")
+    return BenchRun(
+        command=command,
+        date=time.strftime("%Y-%m-%d %H:%M %Z"),
+        seed=args.seed,
+        plan_rate=args.plan_rate,
+        duplicate_rate=args.duplicate_rate,
+        topic_run=run,
+        machine=machine_facts(),
+        fill=fill,
+        baseline=baseline,
+        dataflow=dataflow,
+        figures=figures(args.events, duplicates, baseline, dataflow),
+        revenue_check=check,
+        processed_records=record_count(bootstrap, topics.processed),
+    )
+
+
+def _records(count: int, seed: int, plan_rate: float, ledger: RevenueLedger) -> Iterator[CdcRecord]:
+    builder = EnvelopeBuilder()
+    for change in envelopes.planned_changes(count, seed, plan_rate):
+        ledger.add(change)
+        yield builder.build(change)
+
+
+def _run_baseline(topics: BenchTopics, total: int) -> PassthroughResult:
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.passthrough",
+            "--source",
+            topics.cdc.name,
+            "--sink",
+            topics.passthrough.name,
+            "--expect",
+            str(total),
+        ],
+        cwd=BENCH_DIR.parent,
+        check=True,
+        stdout=subprocess.PIPE,
+    )
+    return PassthroughResult(**orjson.loads(completed.stdout))
+
+
+def _run_dataflow(
+    args: argparse.Namespace,
+    bootstrap: str,
+    topics: BenchTopics,
+    total: int,
+    ledger: RevenueLedger,
+    log_dir: Path,
+) -> tuple[DataflowResult, RevenueCheck | None]:
+    started = time.perf_counter()
+    with running_dataflow(topics, args.workers, log_dir / "dataflow.log") as (process, url):
+        dataflow = measure_drain(process, url, total, started)
+        if args.skip_revenue_check:
+            return dataflow, None
+        _say("drained; waiting for the last revenue windows to close")
+        checks: list[RevenueCheck] = []
+
+        def settled() -> bool:
+            checks.append(check_revenue(bootstrap, topics.revenue, ledger.windows))
+            return checks[-1].ok
+
+        wait_until(settled, REVENUE_SETTLE_TIMEOUT_S, interval_s=5.0)
+    return dataflow, checks[-1]
+
+
+def _say(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""The benchmark's own topics: created fresh per run, named ``bench-<run>-<role>``."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from confluent_kafka import TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from orderstream import contract
+
+REPLICATION_FACTOR = 3
+MIN_INSYNC_REPLICAS = "2"
+_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class BenchTopic:
+    name: str
+    partitions: int
+    cleanup_policy: str
+
+
+@dataclass(frozen=True)
+class BenchTopics:
+    cdc: BenchTopic  # input of both passes, like mysql-orders
+    passthrough: BenchTopic  # the baseline's sink
+    processed: BenchTopic
+    revenue: BenchTopic
+    transitions: BenchTopic
+    dlq: BenchTopic
+
+    @property
+    def all(self) -> tuple[BenchTopic, ...]:
+        return (
+            self.cdc,
+            self.passthrough,
+            self.processed,
+            self.revenue,
+            self.transitions,
+            self.dlq,
+        )
+
+
+def run_id() -> str:
+    return f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+
+
+def bench_topics(run: str) -> BenchTopics:
+    """Topics shaped like the contract's (partitions, cleanup policy), with bench names."""
+    specs = {spec.name: spec for spec in contract.CONTRACT_TOPICS}
+
+    def like(contract_topic: str, role: str) -> BenchTopic:
+        spec = specs[contract_topic]
+        return BenchTopic(f"bench-{run}-{role}", spec.partitions, spec.cleanup_policy)
+
+    cdc = like(contract.TOPIC_CDC, "cdc")
+    return BenchTopics(
+        cdc=cdc,
+        passthrough=BenchTopic(f"bench-{run}-passthrough", cdc.partitions, "delete"),
+        processed=like(contract.TOPIC_PROCESSED, "processed"),
+        revenue=like(contract.TOPIC_REVENUE, "revenue"),
+        transitions=like(contract.TOPIC_TRANSITIONS, "transitions"),
+        dlq=like(contract.TOPIC_DLQ, "dlq"),
+    )
+
+
+def create_topics(bootstrap_servers: str, topics: BenchTopics) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    new = [
+        NewTopic(
+            t.name,
+            num_partitions=t.partitions,
+            replication_factor=REPLICATION_FACTOR,
+            config={"cleanup.policy": t.cleanup_policy, "min.insync.replicas": MIN_INSYNC_REPLICAS},
+        )
+        for t in topics.all
+    ]
+    for future in admin.create_topics(new, operation_timeout=_TIMEOUT_S).values():
+        future.result()
+    _wait_for_leaders(admin, topics)
+
+
+def _wait_for_leaders(admin: AdminClient, topics: BenchTopics) -> None:
+    deadline = time.monotonic() + _TIMEOUT_S
+    while True:
+        metadata = admin.list_topics(timeout=_TIMEOUT_S)
+        ready = all(
+            t.name in metadata.topics
+            and len(metadata.topics[t.name].partitions) == t.partitions
+            and all(p.leader >= 0 for p in metadata.topics[t.name].partitions.values())
+            for t in topics.all
+        )
+        if ready:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("bench topics have no leaders after 60 s")
+        time.sleep(0.5)
+
+
+def delete_topics(bootstrap_servers: str, topics: BenchTopics) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    for future in admin.delete_topics([t.name for t in topics.all]).values():
+        future.result()
+
+
+def record_count(bootstrap_servers: str, topic: BenchTopic) -> int:
+    """Sum of the partitions' end offsets (nothing is deleted during a run)."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "bench-unused"})
+    try:
+        total = 0
+        for partition in range(topic.partitions):
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic.name, partition), timeout=_TIMEOUT_S
+            )
+            total += high - low
+        return total
+    finally:
+        consumer.close()

@@ -1,0 +1,142 @@
+"""The baseline: consume -> orjson.loads -> produce orjson.dumps, nothing else.
+
+``python -m bench.passthrough --source T --sink T2 --expect N`` reads all partitions of T
+from the beginning (assigned, no group), re-serializes every value and produces it to T2
+with the key it had, until N records are read; then flushes and prints one JSON object with
+the measurement (wall time and CPU from the first record read to the last produce confirmed).
+The producer is configured exactly like the dataflow's (acks=all, idempotent, linger 5 ms),
+so the difference between the two runs is the dataflow's own work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    Message,
+    Producer,
+    TopicPartition,
+)
+
+from bench.procstats import peak_rss_bytes
+from orderstream.settings import Settings
+
+BATCH_SIZE = 500  # as dataflows.kafka_io.CdcSource
+POLL_TIMEOUT_S = 0.1
+STALL_TIMEOUT_S = 60.0
+DELIVERY_TIMEOUT = timedelta(seconds=120)
+
+
+@dataclass(frozen=True)
+class PassthroughResult:
+    records: int
+    seconds: float  # first record read -> last produce confirmed
+    cpu_seconds: float  # process CPU (all threads) over the same interval
+    total_cpu_seconds: float  # including start-up
+    peak_rss_bytes: int
+
+
+def consumer_config(bootstrap_servers: str) -> dict[str, Any]:
+    return {
+        "bootstrap.servers": bootstrap_servers,
+        "group.id": "bench-passthrough-unused",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "error",
+        "enable.partition.eof": False,
+    }
+
+
+def producer_config(bootstrap_servers: str) -> dict[str, Any]:
+    # The dataflow's producer settings (dataflows.kafka_io.producer_config), without
+    # importing bytewax into the baseline process.
+    return {
+        "bootstrap.servers": bootstrap_servers,
+        "acks": "all",
+        "enable.idempotence": True,
+        "partitioner": "murmur2_random",
+        "linger.ms": 5,
+        "delivery.timeout.ms": int(DELIVERY_TIMEOUT.total_seconds() * 1000),
+    }
+
+
+def pass_through(bootstrap_servers: str, source: str, sink: str, expect: int) -> PassthroughResult:
+    consumer = Consumer(consumer_config(bootstrap_servers))
+    producer = Producer(producer_config(bootstrap_servers))
+    partitions = consumer.list_topics(source, timeout=30).topics[source].partitions
+    consumer.assign([TopicPartition(source, p, OFFSET_BEGINNING) for p in sorted(partitions)])
+    failures: list[str] = []
+
+    def on_delivery(error: KafkaError | None, _message: Message) -> None:
+        if error is not None:
+            failures.append(error.str())
+
+    read = 0
+    started_wall = started_cpu = 0.0
+    last_progress = time.monotonic()
+    while read < expect:
+        messages = consumer.consume(BATCH_SIZE, POLL_TIMEOUT_S)
+        if not messages:
+            if time.monotonic() - last_progress > STALL_TIMEOUT_S:
+                raise TimeoutError(f"read {read} of {expect} records, then nothing for 60 s")
+            continue
+        if read == 0:
+            started_wall, started_cpu = time.perf_counter(), time.process_time()
+        for message in messages:
+            _forward(producer, sink, message, on_delivery)
+        read += len(messages)
+        last_progress = time.monotonic()
+    remaining = producer.flush(DELIVERY_TIMEOUT.total_seconds() + 5)
+    seconds = time.perf_counter() - started_wall
+    cpu = time.process_time() - started_cpu
+    consumer.close()
+    if failures or remaining:
+        raise RuntimeError(f"{len(failures)} failed, {remaining} unconfirmed: {failures[:3]}")
+    return PassthroughResult(
+        records=read,
+        seconds=seconds,
+        cpu_seconds=cpu,
+        total_cpu_seconds=time.process_time(),
+        peak_rss_bytes=peak_rss_bytes(os.getpid()),
+    )
+
+
+def _forward(producer: Producer, sink: str, message: Message, on_delivery: object) -> None:
+    error = message.error()
+    if error is not None:
+        raise RuntimeError(f"consume failed: {error.str()}")
+    value = orjson.dumps(orjson.loads(message.value()))
+    while True:
+        try:
+            producer.produce(sink, key=message.key(), value=value, on_delivery=on_delivery)
+        except BufferError:
+            producer.poll(0.05)
+        else:
+            producer.poll(0)
+            return
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.passthrough", description=__doc__)
+    parser.add_argument("--source", required=True)
+    parser.add_argument("--sink", required=True)
+    parser.add_argument("--expect", type=int, required=True, help="records to read")
+    args = parser.parse_args(argv)
+    bootstrap = Settings.from_env().bootstrap_servers
+    result = pass_through(bootstrap, args.source, args.sink, args.expect)
+    sys.stdout.write(orjson.dumps(asdict(result)).decode() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

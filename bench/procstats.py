@@ -1,0 +1,48 @@
+"""CPU time and peak RSS of a running process tree, from /proc (Linux only)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class ProcessUsage:
+    cpu_seconds: float  # user + system, all threads, summed over the tree
+    peak_rss_bytes: int  # VmHWM, summed over the tree
+    processes: int
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            found.extend(process_tree(int(child)))
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    return (utime + stime) / _CLOCK_TICKS
+
+
+def peak_rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise ValueError(f"no VmHWM for process {pid}")
+
+
+def tree_usage(pid: int) -> ProcessUsage:
+    pids = process_tree(pid)
+    return ProcessUsage(
+        cpu_seconds=sum(cpu_seconds(p) for p in pids),
+        peak_rss_bytes=sum(peak_rss_bytes(p) for p in pids),
+        processes=len(pids),
+    )

@@ -1,0 +1,217 @@
+"""The benchmark's figures: derived ratios, the Markdown table, README and JSON output."""
+
+from __future__ import annotations
+
+import os
+import platform
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.dataflow_run import DataflowResult
+from bench.fill import FillResult
+from bench.passthrough import PassthroughResult
+from bench.revenue_check import RevenueCheck
+
+RESULTS_START = "<!-- dataflow_throughput results: start (written by the benchmark) -->"
+RESULTS_END = "<!-- dataflow_throughput results: end -->"
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Machine:
+    nproc: int
+    cpu_model: str
+    memory_gib: float
+    kernel: str
+    python: str
+    bytewax: str
+    confluent_kafka: str
+    librdkafka: str
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What the issue asks for, derived from the raw results."""
+
+    events: int
+    distinct_changes: int
+    duplicates: int
+    baseline_events_per_s: float
+    dataflow_events_per_s: float
+    ratio: float  # dataflow / baseline
+    baseline_cpu_s_per_million: float
+    dataflow_cpu_s_per_million: float
+    baseline_peak_rss_mib: float
+    dataflow_peak_rss_mib: float
+    tracked_orders: int
+    rss_bytes_per_tracked_order: float
+
+
+@dataclass(frozen=True)
+class BenchRun:
+    command: str
+    date: str
+    seed: int
+    plan_rate: float
+    duplicate_rate: float
+    topic_run: str
+    machine: Machine
+    fill: FillResult
+    baseline: PassthroughResult
+    dataflow: DataflowResult
+    figures: Figures
+    revenue_check: RevenueCheck | None
+    processed_records: int
+
+
+def machine_facts() -> Machine:
+    from confluent_kafka import libversion, version
+
+    return Machine(
+        nproc=os.cpu_count() or 0,
+        cpu_model=_cpu_model(),
+        memory_gib=round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        kernel=platform.release(),
+        python=platform.python_version(),
+        bytewax=metadata.version("bytewax"),
+        confluent_kafka=version()[0],
+        librdkafka=libversion()[0],
+    )
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def figures(
+    distinct: int, duplicates: int, baseline: PassthroughResult, dataflow: DataflowResult
+) -> Figures:
+    events = distinct + duplicates
+    baseline_rate = baseline.records / baseline.seconds
+    dataflow_rate = dataflow.records / dataflow.seconds
+    tracked = dataflow.max_tracked_orders
+    return Figures(
+        events=events,
+        distinct_changes=distinct,
+        duplicates=duplicates,
+        baseline_events_per_s=baseline_rate,
+        dataflow_events_per_s=dataflow_rate,
+        ratio=dataflow_rate / baseline_rate,
+        baseline_cpu_s_per_million=baseline.cpu_seconds / events * 1e6,
+        dataflow_cpu_s_per_million=dataflow.cpu_seconds / events * 1e6,
+        baseline_peak_rss_mib=baseline.peak_rss_bytes / MIB,
+        dataflow_peak_rss_mib=dataflow.peak_rss_bytes / MIB,
+        tracked_orders=tracked,
+        rss_bytes_per_tracked_order=dataflow.peak_rss_bytes / tracked if tracked else 0.0,
+    )
+
+
+def results_markdown(run: BenchRun) -> str:
+    f, b, d, m = run.figures, run.baseline, run.dataflow, run.machine
+    rows = [
+        (
+            "events read (changes + re-deliveries)",
+            f"{f.events:,} ({f.distinct_changes:,} + {f.duplicates:,})",
+            "",
+        ),
+        (
+            "drain time, s",
+            f"{b.seconds:.1f}",
+            f"{d.seconds:.1f} ({d.seconds_with_startup:.1f} with start-up)",
+        ),
+        (
+            "**events/s**",
+            f"**{f.baseline_events_per_s:,.0f}**",
+            f"**{f.dataflow_events_per_s:,.0f}**",
+        ),
+        ("**ratio dataflow / baseline**", "", f"**{f.ratio:.3f}**"),
+        (
+            "CPU s per million events",
+            f"{f.baseline_cpu_s_per_million:.1f}",
+            f"{f.dataflow_cpu_s_per_million:.1f}",
+        ),
+        (
+            "peak RSS (VmHWM), MiB",
+            f"{f.baseline_peak_rss_mib:.0f}",
+            f"{f.dataflow_peak_rss_mib:.0f}",
+        ),
+        ("tracked orders (max)", "", f"{f.tracked_orders:,}"),
+        ("peak RSS per tracked order", "", f"{f.rss_bytes_per_tracked_order:,.0f} B"),
+    ]
+    lines = [
+        "| | baseline (consume → orjson → produce) | dataflow (`dataflows.orders`, 1 worker) |",
+        "|---|---:|---:|",
+        *(f"| {name} | {base} | {flow} |" for name, base, flow in rows),
+        "",
+        f"Command: `{run.command}` — {run.date}; seed {run.seed}, {run.plan_rate:g} changes "
+        f"per second of event time, {run.duplicate_rate:.0%} re-delivered.",
+        "",
+        f"Machine: {m.nproc} cores ({m.cpu_model}), {m.memory_gib} GiB, Linux {m.kernel}; "
+        f"Python {m.python}, bytewax {m.bytewax}, confluent-kafka {m.confluent_kafka} "
+        f"(librdkafka {m.librdkafka}). The three brokers, MariaDB, Connect and the stack's own "
+        "dataflow run on the same machine.",
+        "",
+        f"Fill (not measured): {run.fill.records:,} records, "
+        f"{run.fill.value_bytes / MIB:.0f} MiB of values, generated and produced in "
+        f"{run.fill.seconds:.1f} s.",
+        "",
+        _checks_line(run),
+    ]
+    return "\n".join(lines)
+
+
+def _checks_line(run: BenchRun) -> str:
+    processed = (
+        f"processed-orders got {run.processed_records:,} records for "
+        f"{run.figures.distinct_changes:,} distinct changes"
+    )
+    check = run.revenue_check
+    if check is None:
+        return f"Checks: {processed}; revenue check skipped."
+    verdict = (
+        "all equal"
+        if check.ok
+        else (
+            f"MISMATCH: {len(check.missing)} missing, {len(check.differing)} differing, "
+            f"{len(check.unexpected)} unexpected"
+        )
+    )
+    return (
+        f"Checks: {processed}; last revenue record per window vs. the change log: "
+        f"{check.matching_windows}/{check.expected_windows} windows equal ({verdict}; "
+        f"highest revision {check.max_revision}, {check.records_read} revenue records)."
+    )
+
+
+def write_readme(readme: Path, block: str) -> None:
+    """Replaces the results block of ``readme`` (appends one if it has none)."""
+    text = readme.read_text() if readme.exists() else "# Benchmarks\n"
+    generated = f"{RESULTS_START}\n{block}\n{RESULTS_END}"
+    if RESULTS_START in text and RESULTS_END in text:
+        head, _, rest = text.partition(RESULTS_START)
+        _, _, tail = rest.partition(RESULTS_END)
+        text = head + generated + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + generated + "\n"
+    readme.write_text(text)
+
+
+def write_json(path: Path, run: BenchRun) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps(_jsonable(run), option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def _jsonable(run: BenchRun) -> dict[str, Any]:
+    data = asdict(run)
+    check = data.get("revenue_check")
+    if check is not None:
+        for name in ("missing", "differing", "unexpected"):
+            check[name] = check[name][:20]  # a sample is enough
+    return data
