@@ -178,3 +178,9 @@ def test_demo_load_runs_the_loadgen_at_the_demo_rate() -> None:
         "--rate",
         "2.5",
     ]
+
+
+def test_dataflow_is_stopped_with_sigint(settings: Settings, layout: Layout) -> None:
+    conf = render.supervisord_conf(settings, layout, "root", "/py")
+    section = conf[conf.index("[program:dataflow]") :].split("\n\n")[0]
+    assert "stopsignal=INT" in section.splitlines()
