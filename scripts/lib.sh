@@ -86,7 +86,7 @@ ensure_jars() {
   log "resolving Kafka, Connect, Debezium and JMX exporter jars with Maven"
   rm -rf "$jars"
   mkdir -p "$jars"
-  mvn -q -B -f "$REPO_ROOT/stack/pom.xml" -Dstack.dir="$jars" \
+  mvn -q -B -Dstyle.color=never -f "$REPO_ROOT/stack/pom.xml" -Dstack.dir="$jars" \
     dependency:copy-dependencies@kafka-libs dependency:copy@jmx-agent \
     dependency:unpack@debezium-plugin ||
     die "Maven could not resolve the jars of stack/pom.xml (see its output above)"

@@ -78,7 +78,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="start", metavar="T", default=None,
                         help="only windows starting at or after T (ISO-8601, UTC if no offset)")
     parser.add_argument("--to", dest="end", metavar="T", default=None,
-                        help="only windows starting before T (ISO-8601, UTC if no offset)")
+                        help="only windows starting before T (ISO-8601, UTC if no offset);"
+                        " default: the window under way when the command starts")
     parser.add_argument("--wait", metavar="S", default="0",
                         help="re-check every 5s for up to S seconds while windows are open or"
                         " results differ (the pipeline may lag); default 0: check once")
@@ -213,9 +214,12 @@ def main(args: argparse.Namespace, *, stop: threading.Event | None = None) -> in
         return EXIT_USAGE
     stop = stop or threading.Event()
     deadline = time.monotonic() + opts.wait
+    # Without --to, judge the windows that had begun when the command started: under a
+    # continuous load a new window always opens, and --wait would otherwise never settle.
+    end = opts.end if opts.end is not None else datetime.now(UTC)
     while True:
         try:
-            report = check(settings, start=opts.start, end=opts.end)
+            report = check(settings, start=opts.start, end=end)
         except ComponentError as exc:
             _error(str(exc))
             return EXIT_UNREACHABLE
