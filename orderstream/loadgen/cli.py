@@ -23,6 +23,7 @@ from orderstream.loadgen.progress import Progress, summary_line
 from orderstream.loadgen.runner import RunStats, run_schedule
 from orderstream.loadgen.writer import OrderWriter, WriterError
 from orderstream.settings import Settings, SettingsError
+from orderstream.subcommand import Subcommand
 
 PROG = "orderstream loadgen"
 EXIT_OK, EXIT_USAGE, EXIT_DB = 0, 2, 3
@@ -66,15 +67,7 @@ class Options:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``loadgen`` on the main CLI's ``add_subparsers()`` object."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "loadgen",
-        help="write simulated order traffic into MariaDB (rate = order changes per second)",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    configure(parser)
-    return parser
+    return SUBCOMMAND.add_to(subparsers)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -257,3 +250,12 @@ def main(args: argparse.Namespace, *, stop: threading.Event | None = None) -> in
     progress.finish()
     print(summary_line(stats, seed=opts.seed, id_ranges=writer.stats.id_ranges), flush=True)
     return code
+
+
+SUBCOMMAND = Subcommand(
+    name="loadgen",
+    help="write simulated order traffic into MariaDB (rate = order changes per second)",
+    description=DESCRIPTION,
+    epilog=EPILOG,
+    configure=configure,
+)

@@ -21,6 +21,7 @@ from orderstream.reconcile import compare, truth, wire
 from orderstream.reconcile.model import align_up
 from orderstream.reconcile.topics import TopicReadError, read_latest
 from orderstream.settings import Settings, SettingsError
+from orderstream.subcommand import Subcommand
 
 PROG = "orderstream reconcile"
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_STILL_OPEN = 0, 1, 2, 3, 4
@@ -63,15 +64,7 @@ class Options:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``reconcile`` on the main CLI's ``add_subparsers()`` object."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "reconcile",
-        help="audit the dataflow's output against the database (exit 0 only if it matches)",
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    configure(parser)
-    return parser
+    return SUBCOMMAND.add_to(subparsers)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -240,3 +233,12 @@ def main(args: argparse.Namespace, *, stop: threading.Event | None = None) -> in
     if report.open and opts.wait > 0:
         return EXIT_STILL_OPEN
     return EXIT_OK
+
+
+SUBCOMMAND = Subcommand(
+    name="reconcile",
+    help="audit the dataflow's output against the database (exit 0 only if it matches)",
+    description=DESCRIPTION,
+    epilog=EPILOG,
+    configure=configure,
+)

@@ -15,9 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -25,44 +23,17 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import pymysql
 import pytest
 
 from orderstream.contract import is_legal_transition
 from orderstream.loadgen.planner import PlanConfig, PlannedChange, plan
-from orderstream.settings import Settings
+from tests.integration.conftest import poll_until
 
 pytestmark = pytest.mark.integration
 
 Conn = Any  # pymysql connection
 
 
-def wait_for(what: str, check: Callable[[], bool], timeout: float, interval: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-
-
-@pytest.fixture(scope="module")
-def app_settings() -> Settings:
-    return Settings.from_env()
-
-
-@pytest.fixture
-def app_db(app_settings: Settings) -> Iterator[Conn]:
-    conn = pymysql.connect(
-        host=app_settings.host,
-        port=app_settings.db_port,
-        user=app_settings.db_app_user,
-        password=app_settings.db_app_password,
-        database=app_settings.db_name,
-        autocommit=True,
-    )
-    yield conn
-    conn.close()
 
 
 def free_first_id(db: Conn, span: int = 1_000_000) -> int:
@@ -168,8 +139,8 @@ def assert_db_is_plan(
 SUMMARY = re.compile(r"wrote (\d+) order changes .* order ids (\S+)")
 
 
-def test_fixed_rate_run_writes_its_plan(app_db: Conn) -> None:
-    first_id, seed = free_first_id(app_db), random.randrange(2**31)
+def test_fixed_rate_run_writes_its_plan(db: Conn) -> None:
+    first_id, seed = free_first_id(db), random.randrange(2**31)
     result = run_loadgen(
         "--rate",
         "40",
@@ -203,7 +174,7 @@ def test_fixed_rate_run_writes_its_plan(app_db: Conn) -> None:
     match = SUMMARY.search(result.stdout)
     assert match and int(match.group(1)) == 160, result.stdout
     assert re.search(r"= 4\d\.\d changes/s|= 3\d\.\d changes/s", result.stdout), result.stdout
-    orders = db_orders(app_db, first_id, first_id + 1_000_000)
+    orders = db_orders(db, first_id, first_id + 1_000_000)
     assert_db_is_plan(orders, changes, first_id)
     # illegal transitions are written like any other change (recorded as they happened)
     illegal = [h for o in orders.values() for h in o.history if not is_legal_transition(h[0], h[1])]  # type: ignore[arg-type]
@@ -214,8 +185,8 @@ def test_fixed_rate_run_writes_its_plan(app_db: Conn) -> None:
     assert 3.0 <= span <= 5.5, span
 
 
-def test_sigterm_stops_cleanly_between_transactions(app_db: Conn) -> None:
-    first_id, seed = free_first_id(app_db), random.randrange(2**31)
+def test_sigterm_stops_cleanly_between_transactions(db: Conn) -> None:
+    first_id, seed = free_first_id(db), random.randrange(2**31)
     proc = subprocess.Popen(
         loadgen_cmd(
             "--rate", "200", "--seed", str(seed), "--first-id", str(first_id), "--customers", "50"
@@ -225,9 +196,9 @@ def test_sigterm_stops_cleanly_between_transactions(app_db: Conn) -> None:
         text=True,
     )
     try:
-        wait_for(
+        poll_until(
             "the loadgen to write 100 changes",
-            lambda: history_count(app_db, first_id, first_id + 1_000_000) >= 100,
+            lambda: history_count(db, first_id, first_id + 1_000_000) >= 100,
             30,
         )
         proc.send_signal(signal.SIGTERM)
@@ -237,13 +208,13 @@ def test_sigterm_stops_cleanly_between_transactions(app_db: Conn) -> None:
             proc.kill()
     assert proc.returncode == 0, err
     assert "(stopped)" in out and "Traceback" not in err
-    written = history_count(app_db, first_id, first_id + 1_000_000)
+    written = history_count(db, first_id, first_id + 1_000_000)
     match = SUMMARY.search(out)
     assert match and int(match.group(1)) == written
     changes = list(
         islice(plan(PlanConfig(rate=200, duration=None, seed=seed, customers=50)), written)
     )
-    assert_db_is_plan(db_orders(app_db, first_id, first_id + 1_000_000), changes, first_id)
+    assert_db_is_plan(db_orders(db, first_id, first_id + 1_000_000), changes, first_id)
 
 
 def _local_tcp_ports(pid: int) -> set[int]:
@@ -282,8 +253,8 @@ def _connection_ids_of(db: Conn, pid: int) -> list[int]:
     ]
 
 
-def test_lost_connection_is_retried_and_reported(app_db: Conn) -> None:
-    first_id, seed = free_first_id(app_db), random.randrange(2**31)
+def test_lost_connection_is_retried_and_reported(db: Conn) -> None:
+    first_id, seed = free_first_id(db), random.randrange(2**31)
     proc = subprocess.Popen(
         loadgen_cmd(
             "--rate",
@@ -304,14 +275,14 @@ def test_lost_connection_is_retried_and_reported(app_db: Conn) -> None:
         text=True,
     )
     try:
-        wait_for(
+        poll_until(
             "the loadgen to write 20 changes",
-            lambda: history_count(app_db, first_id, first_id + 1_000_000) >= 20,
+            lambda: history_count(db, first_id, first_id + 1_000_000) >= 20,
             30,
         )
-        ids = _connection_ids_of(app_db, proc.pid)
+        ids = _connection_ids_of(db, proc.pid)
         assert ids, "the loadgen's database connection was not found"
-        with app_db.cursor() as cur:
+        with db.cursor() as cur:
             for cid in ids:
                 cur.execute(f"KILL CONNECTION {int(cid)}")
         out, err = proc.communicate(timeout=60)
@@ -322,7 +293,7 @@ def test_lost_connection_is_retried_and_reported(app_db: Conn) -> None:
     assert "database connection lost" in err and "Traceback" not in err
     assert re.search(r"connection errors [1-9]", out), out
     changes = list(plan(PlanConfig(rate=50, duration=6, seed=seed, customers=50)))
-    assert_db_is_plan(db_orders(app_db, first_id, first_id + 1_000_000), changes, first_id)
+    assert_db_is_plan(db_orders(db, first_id, first_id + 1_000_000), changes, first_id)
 
 
 def test_runs_without_first_id_get_fresh_ids_below_the_test_range() -> None:

@@ -22,7 +22,6 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-import pymysql
 import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -46,23 +45,6 @@ D = Decimal
 W = 60  # the hand-computed windows are one minute long
 
 
-@pytest.fixture(scope="module")
-def app_settings() -> Settings:
-    return Settings.from_env()
-
-
-@pytest.fixture
-def app_db(app_settings: Settings) -> Iterator[Conn]:
-    conn = pymysql.connect(
-        host=app_settings.host,
-        port=app_settings.db_port,
-        user=app_settings.db_app_user,
-        password=app_settings.db_app_password,
-        database=app_settings.db_name,
-        autocommit=True,
-    )
-    yield conn
-    conn.close()
 
 
 # --- a hand-written history -----------------------------------------------------------------
@@ -223,14 +205,14 @@ def write_history(
 
 
 @pytest.fixture
-def scenario(app_db: Conn) -> Iterator[Scenario]:
-    start = free_hour_2001(app_db)
-    ids = dict(enumerate(free_ids(app_db, len(CURRENCIES))))
-    versions = write_history(app_db, start, STEPS, CURRENCIES, ids)
+def scenario(db: Conn) -> Iterator[Scenario]:
+    start = free_hour_2001(db)
+    ids = dict(enumerate(free_ids(db, len(CURRENCIES))))
+    versions = write_history(db, start, STEPS, CURRENCIES, ids)
     yield Scenario(start.replace(tzinfo=UTC), ids, versions)
     # The live dataflow sees these 2001 changes too and dead-letters them as expired; with the
     # rows gone the ground truth agrees again, so a later full `reconcile` stays clean.
-    with app_db.cursor() as cur:
+    with db.cursor() as cur:
         order_ids = list(ids.values())
         cur.execute("DELETE FROM order_status_history WHERE order_id IN %s", (order_ids,))
         cur.execute("DELETE FROM orders WHERE id IN %s", (order_ids,))
@@ -239,8 +221,8 @@ def scenario(app_db: Conn) -> Iterator[Scenario]:
 # --- ground truth in SQL ----------------------------------------------------------------------
 
 
-def test_ground_truth_sql_equals_hand_computed_windows(app_db: Conn, scenario: Scenario) -> None:
-    with app_db.cursor() as cur:
+def test_ground_truth_sql_equals_hand_computed_windows(db: Conn, scenario: Scenario) -> None:
+    with db.cursor() as cur:
         revenue = truth.revenue_windows(cur, W, scenario.start, scenario.end)
         transitions = truth.transition_windows(cur, W, scenario.start, scenario.end)
         versions = truth.order_versions(cur, scenario.start, scenario.end)
@@ -249,9 +231,9 @@ def test_ground_truth_sql_equals_hand_computed_windows(app_db: Conn, scenario: S
     assert {oid: v for oid, (v, _) in versions.items()} == scenario.versions
 
 
-def test_ground_truth_respects_the_range(app_db: Conn, scenario: Scenario) -> None:
+def test_ground_truth_respects_the_range(db: Conn, scenario: Scenario) -> None:
     w1, w3 = scenario.start + timedelta(minutes=1), scenario.start + timedelta(minutes=3)
-    with app_db.cursor() as cur:
+    with db.cursor() as cur:
         revenue = truth.revenue_windows(cur, W, w1, w3)
         transitions = truth.transition_windows(cur, W, w1, w3)
     assert revenue == {k: v for k, v in expected_revenue(scenario.start).items() if w1 <= k[0] < w3}
@@ -261,10 +243,10 @@ def test_ground_truth_respects_the_range(app_db: Conn, scenario: Scenario) -> No
     }
 
 
-def test_ground_truth_sql_equals_reference_on_generated_history(app_db: Conn) -> None:
+def test_ground_truth_sql_equals_reference_on_generated_history(db: Conn) -> None:
     """The SQL and the step-by-step Python semantics agree on a loadgen history with illegal
     transitions and amount edits (whatever else is in the database at the same time)."""
-    first_id = free_ids(app_db, 1)[0] // 1_000_000 * 1_000_000 + 1_000_000
+    first_id = free_ids(db, 1)[0] // 1_000_000 * 1_000_000 + 1_000_000
     seed = random.randrange(2**31)
     result = subprocess.run(
         [
@@ -291,7 +273,7 @@ def test_ground_truth_sql_equals_reference_on_generated_history(app_db: Conn) ->
     )
     assert result.returncode == 0, result.stderr
     assert len(list(plan(PlanConfig(rate=150, duration=3, seed=seed)))) == 450
-    with app_db.cursor() as cur:
+    with db.cursor() as cur:
         cur.execute(
             "SELECT MIN(changed_at), MAX(changed_at) FROM order_status_history"
             " WHERE order_id >= %s AND order_id < %s",
@@ -301,7 +283,7 @@ def test_ground_truth_sql_equals_reference_on_generated_history(app_db: Conn) ->
     lo = window_start(first, W)
     hi = window_start(last, W) + timedelta(seconds=W)
     try:
-        with app_db.cursor() as cur:  # one consistent snapshot for both computations
+        with db.cursor() as cur:  # one consistent snapshot for both computations
             cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
             revenue = truth.revenue_windows(cur, W, lo, hi)
@@ -320,7 +302,7 @@ def test_ground_truth_sql_equals_reference_on_generated_history(app_db: Conn) ->
             )
             currency_of = dict(cur.fetchall())
     finally:
-        app_db.commit()
+        db.commit()
     ref_revenue, ref_transitions = reference.expected_windows(rows, currency_of, W)
     assert revenue == {k: v for k, v in ref_revenue.items() if lo <= k[0] < hi}
     assert transitions == {k: v for k, v in ref_transitions.items() if lo <= k[0] < hi}
@@ -331,8 +313,8 @@ def test_ground_truth_sql_equals_reference_on_generated_history(app_db: Conn) ->
 
 
 @pytest.fixture(scope="module")
-def admin(app_settings: Settings) -> AdminClient:
-    return AdminClient({"bootstrap.servers": app_settings.bootstrap_servers})
+def admin(settings: Settings) -> AdminClient:
+    return AdminClient({"bootstrap.servers": settings.bootstrap_servers})
 
 
 @dataclass
@@ -478,13 +460,13 @@ def diff_rows(stdout: str) -> list[list[str]]:
 
 
 def test_matching_output_exits_0(
-    app_settings: Settings, topics: Topics, scenario: Scenario
+    settings: Settings, topics: Topics, scenario: Scenario
 ) -> None:
     # a wrong first emission corrected by revision 2: the latest record per key wins
     key = (scenario.start, "USD")
     wrong = Revenue(D("1.00"), D("0.00"), D("0.00"), D("1.00"), 1, 0)
-    produce(app_settings, topics.revenue, [revenue_record(key, wrong)])
-    publish_correct_output(app_settings, topics, scenario)
+    produce(settings, topics.revenue, [revenue_record(key, wrong)])
+    publish_correct_output(settings, topics, scenario)
     result = reconcile(topics, scenario)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "RESULT: OK" in result.stdout
@@ -494,9 +476,9 @@ def test_matching_output_exits_0(
 
 
 def test_wrong_aggregate_is_reported_and_exits_1(
-    app_settings: Settings, topics: Topics, scenario: Scenario
+    settings: Settings, topics: Topics, scenario: Scenario
 ) -> None:
-    publish_correct_output(app_settings, topics, scenario)
+    publish_correct_output(settings, topics, scenario)
     w1 = scenario.start + timedelta(minutes=1)
     right = expected_revenue(scenario.start)[(w1, "USD")]
     off_by_a_cent = Revenue(
@@ -510,8 +492,8 @@ def test_wrong_aggregate_is_reported_and_exits_1(
     t_key = (scenario.start + timedelta(minutes=2), "PENDING", "PAID")
     t_right = expected_transitions(scenario.start)[t_key]
     slow_p95 = Transitions(20, 20, 0, t_right.p50_seconds, D("19.5"), t_right.max_seconds)
-    produce(app_settings, topics.revenue, [revenue_record((w1, "USD"), off_by_a_cent, 2)])
-    produce(app_settings, topics.transitions, [transition_record(t_key, slow_p95, 2)])
+    produce(settings, topics.revenue, [revenue_record((w1, "USD"), off_by_a_cent, 2)])
+    produce(settings, topics.transitions, [transition_record(t_key, slow_p95, 2)])
     result = reconcile(topics, scenario)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "RESULT: MISMATCH" in result.stdout
@@ -525,17 +507,17 @@ def test_wrong_aggregate_is_reported_and_exits_1(
 
 
 def test_untimed_transitions_compare_counts_only(
-    app_settings: Settings, topics: Topics, scenario: Scenario
+    settings: Settings, topics: Topics, scenario: Scenario
 ) -> None:
-    publish_correct_output(app_settings, topics, scenario)
+    publish_correct_output(settings, topics, scenario)
     t_key = (scenario.start + timedelta(minutes=2), "PENDING", "PAID")
     partly_untimed = Transitions(20, 15, 5, D("3.0"), D("4.0"), D("5.0"))
-    produce(app_settings, topics.transitions, [transition_record(t_key, partly_untimed, 2)])
+    produce(settings, topics.transitions, [transition_record(t_key, partly_untimed, 2)])
     result = reconcile(topics, scenario)
     assert result.returncode == 0, result.stdout
     assert "timings not comparable for 1" in result.stdout
     produce(
-        app_settings,
+        settings,
         topics.transitions,
         [transition_record(t_key, Transitions(19, 14, 5, None, None, None), 3)],
     )
@@ -545,12 +527,12 @@ def test_untimed_transitions_compare_counts_only(
 
 
 def test_missing_latest_version_in_processed_orders_exits_1(
-    app_settings: Settings, topics: Topics, scenario: Scenario
+    settings: Settings, topics: Topics, scenario: Scenario
 ) -> None:
-    publish_correct_output(app_settings, topics, scenario)
+    publish_correct_output(settings, topics, scenario)
     order_id = scenario.ids[0]  # version 5: PENDING, PAID, edit, SHIPPED, REFUNDED
     assert scenario.versions[order_id] == 5
-    produce(app_settings, topics.processed, [processed_record(order_id, 4)])  # latest wins
+    produce(settings, topics.processed, [processed_record(order_id, 4)])  # latest wins
     result = reconcile(topics, scenario)
     assert result.returncode == 1, result.stdout + result.stderr
     assert diff_rows(result.stdout) == [["-", "order", str(order_id), "version", "5", "4"]]
