@@ -7,6 +7,8 @@ exactly, in whole milliseconds, so percentiles of a corrected window are exact t
 
 from __future__ import annotations
 
+import sys
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,9 +30,23 @@ class TransitionSample:
         return f"{self.from_status}|{self.to_status}"
 
 
-#: Durations are stored in immutable chunks of at most this many: adding one copies a chunk and
-#: the tuple of chunk references, not every duration of the window (which is quadratic).
+#: Durations are stored in immutable chunks of at most this many, each packed as little-endian
+#: int64 bytes: adding one copies a chunk and the tuple of chunk references, not every
+#: duration of the window (which is quadratic), and a kept duration costs 8 bytes, not a
+#: Python int in a tuple (~36 bytes), since closed windows stay correctable for a day.
 CHUNK = 256
+_SAMPLE_BYTES = 8
+
+
+def _pack(duration_ms: int) -> bytes:
+    return duration_ms.to_bytes(_SAMPLE_BYTES, "little", signed=True)
+
+
+def _unpack(chunks: Sequence[bytes]) -> list[int]:
+    values = array("q", b"".join(chunks))
+    if sys.byteorder != "little":
+        values.byteswap()
+    return values.tolist()
 
 
 @dataclass(frozen=True)
@@ -39,28 +55,29 @@ class TransitionStats:
 
     count: int = 0
     untimed_count: int = 0
-    chunks: tuple[tuple[int, ...], ...] = ()
+    chunks: tuple[bytes, ...] = ()
 
     @classmethod
     def of(cls, count: int, untimed_count: int, durations_ms: Sequence[int]) -> TransitionStats:
-        values = tuple(durations_ms)
-        chunks = tuple(values[i : i + CHUNK] for i in range(0, len(values), CHUNK))
+        packed = b"".join(_pack(d) for d in durations_ms)
+        size = CHUNK * _SAMPLE_BYTES
+        chunks = tuple(packed[i : i + size] for i in range(0, len(packed), size))
         return cls(count, untimed_count, chunks)
 
     @property
     def durations_ms(self) -> tuple[int, ...]:
-        return tuple(d for chunk in self.chunks for d in chunk)
+        return tuple(_unpack(self.chunks))
 
     @property
     def timed_count(self) -> int:
-        return sum(len(chunk) for chunk in self.chunks)
+        return sum(len(chunk) for chunk in self.chunks) // _SAMPLE_BYTES
 
     def with_duration(self, duration_ms: int) -> TransitionStats:
         chunks = self.chunks
-        if chunks and len(chunks[-1]) < CHUNK:
-            chunks = (*chunks[:-1], (*chunks[-1], duration_ms))
+        if chunks and len(chunks[-1]) < CHUNK * _SAMPLE_BYTES:
+            chunks = (*chunks[:-1], chunks[-1] + _pack(duration_ms))
         else:
-            chunks = (*chunks, (duration_ms,))
+            chunks = (*chunks, _pack(duration_ms))
         return TransitionStats(self.count + 1, self.untimed_count, chunks)
 
 
@@ -118,7 +135,7 @@ def nearest_rank(sorted_values: Sequence[int], percentile: int) -> int:
 
 
 def summarize(stats: TransitionStats) -> TransitionSummary:
-    durations = sorted(stats.durations_ms)
+    durations = sorted(_unpack(stats.chunks))
     if not durations:
         return TransitionSummary(stats.count, 0, stats.untimed_count, None, None, None)
     return TransitionSummary(

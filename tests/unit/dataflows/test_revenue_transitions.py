@@ -126,8 +126,16 @@ def test_many_durations_are_chunked_and_summarized_exactly() -> None:
     stats = transitions.initialize()
     for ms in range(1000, 0, -1):  # 1000 samples, more than a few chunks
         stats = transitions.agg(stats, TransitionSample(OrderStatus.PAID, OrderStatus.SHIPPED, ms))
-    assert all(len(chunk) <= transitions.CHUNK for chunk in stats.chunks)
+    assert all(len(chunk) <= transitions.CHUNK * 8 for chunk in stats.chunks)
+    assert len(stats.chunks) == 4  # 256 + 256 + 256 + 232
     assert stats.timed_count == 1000 and stats.count == 1000
     assert sorted(stats.durations_ms) == list(range(1, 1001))
     summary = summarize(stats)
     assert (summary.p50_ms, summary.p95_ms, summary.max_ms) == (500, 950, 1000)
+
+
+def test_durations_survive_packing_at_the_extremes() -> None:
+    extremes = (0, 1, 2**31, 400 * 24 * 3600 * 1000, -5)  # a clock step back can give < 0
+    stats = TransitionStats.of(len(extremes), 0, extremes)
+    assert stats.durations_ms == extremes
+    assert summarize(stats).max_ms == 400 * 24 * 3600 * 1000
