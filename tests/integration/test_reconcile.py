@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import subprocess
 import sys
 import uuid
@@ -37,6 +36,7 @@ from orderstream.reconcile.model import (
     window_start,
 )
 from orderstream.settings import Settings
+from tests.integration.conftest import free_ports
 
 pytestmark = pytest.mark.integration
 
@@ -430,8 +430,12 @@ def publish_correct_output(settings: Settings, topics: Topics, scenario: Scenari
 
 
 def reconcile(
-    topics: Topics, scenario: Scenario, *extra: str, env: dict[str, str] | None = None
+    topics: Topics | None, scenario: Scenario, *extra: str, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """Run the reconcile CLI over the scenario's hour, against ``topics`` unless ``env`` says."""
+    if env is None:
+        assert topics is not None, "reconcile() needs topics or an env"
+        env = topics.env()
     return subprocess.run(
         [
             sys.executable,
@@ -446,7 +450,7 @@ def reconcile(
         capture_output=True,
         text=True,
         timeout=120,
-        env=env or topics.env(),
+        env=env,
         check=False,
     )
 
@@ -555,11 +559,6 @@ def test_open_windows_are_reported_not_judged(topics: Topics, scenario: Scenario
     assert result.returncode == 4, result.stdout + result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def test_missing_topic_exits_3_naming_it(topics: Topics, scenario: Scenario) -> None:
@@ -570,29 +569,14 @@ def test_missing_topic_exits_3_naming_it(topics: Topics, scenario: Scenario) -> 
 
 
 def test_unreachable_kafka_exits_3(scenario: Scenario) -> None:
-    env = {**os.environ, "ORDERSTREAM_KAFKA_BOOTSTRAP": f"127.0.0.1:{_free_port()}"}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orderstream.reconcile",
-            "--from",
-            iso(scenario.start),
-            "--to",
-            iso(scenario.end),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-        check=False,
-    )
+    env = {**os.environ, "ORDERSTREAM_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_ports(1)[0]}"}
+    result = reconcile(None, scenario, env=env)
     assert result.returncode == 3
     assert "kafka" in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
 def test_unreachable_database_and_bad_time_exit_nonzero() -> None:
-    env = {**os.environ, "ORDERSTREAM_DB_PORT": str(_free_port())}
+    env = {**os.environ, "ORDERSTREAM_DB_PORT": str(free_ports(1)[0])}
     result = subprocess.run(
         [sys.executable, "-m", "orderstream.reconcile"],
         capture_output=True,
