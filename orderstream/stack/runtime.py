@@ -366,8 +366,10 @@ class Stack:
         url = f"http://{self.settings.host}:{self.settings.dataflow_metrics_port}/metrics"
 
         def serving_metrics() -> None:
+            # RUNNING: it has outlived supervisor's startsecs, so a crash at start-up (a bad
+            # setting, an unreadable recovery snapshot) is not mistaken for health
             state = self.supervisor.program("dataflow")
-            if state.state in {"FATAL", "BACKOFF", "EXITED"}:
+            if not state.running:
                 raise StackError(f"dataflow {state.state}: see {self.layout.logs / 'dataflow.log'}")
             with urllib.request.urlopen(url, timeout=2) as resp:
                 if b"orders_events_in_total" not in resp.read():
