@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 import pytest
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from orderstream.settings import Settings
@@ -86,6 +86,28 @@ def _poll_until(consumer: Consumer, found: Any) -> Any:
     raise AssertionError(f"nothing matching arrived within {DEADLINE_S}s")
 
 
+def _read_to_end(consumer: Consumer, topic: str) -> list[dict[str, Any]]:
+    """The records of ``topic`` the subscribed ``consumer`` has not returned yet."""
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    ends = {
+        p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+        for p in partitions
+    }
+    records: list[dict[str, Any]] = []
+
+    def at_end() -> bool:
+        positions = consumer.position([TopicPartition(topic, p) for p in partitions])
+        return all(tp.offset >= ends[tp.partition] or ends[tp.partition] == 0 for tp in positions)
+
+    deadline = time.monotonic() + DEADLINE_S
+    while not at_end():
+        assert time.monotonic() < deadline, f"could not read {topic} to its end"
+        message = consumer.poll(0.5)
+        if message is not None and message.error() is None:
+            records.append(orjson.loads(message.value()))
+    return records
+
+
 def _consumer(bootstrap: str, topic: str) -> Consumer:
     consumer = Consumer(
         {
@@ -102,10 +124,30 @@ def _consumer(bootstrap: str, topic: str) -> Consumer:
 def test_malformed_record_is_dead_lettered_and_processing_continues(
     bootstrap: str, topics: dict[str, str], tmp_path: Any
 ) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
-    producer.produce(topics["cdc"], key=b'{"id":1}', value=b"this is not json", partition=0)
-    producer.produce(topics["cdc"], key=b'{"id":2}', value=orjson.dumps(_envelope(2)), partition=0)
+    offsets: dict[bytes, int] = {}
+
+    def delivered(err: Any, msg: Any) -> None:
+        assert err is None, err
+        offsets[msg.key()] = msg.offset()
+
+    # idempotent: a retried produce on a busy machine must not write the record twice
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True})
+    producer.produce(
+        topics["cdc"],
+        key=b'{"id":1}',
+        value=b"this is not json",
+        partition=0,
+        on_delivery=delivered,
+    )
+    producer.produce(
+        topics["cdc"],
+        key=b'{"id":2}',
+        value=orjson.dumps(_envelope(2)),
+        partition=0,
+        on_delivery=delivered,
+    )
     assert producer.flush(30) == 0
+    bad_offset, good_offset = offsets[b'{"id":1}'], offsets[b'{"id":2}']
 
     env = {
         **os.environ,
@@ -128,14 +170,24 @@ def test_malformed_record_is_dead_lettered_and_processing_continues(
     dlq = _consumer(bootstrap, topics["dlq"])
     processed = _consumer(bootstrap, topics["processed"])
     try:
-        dead = _poll_until(dlq, lambda m: (m.key(), orjson.loads(m.value())))
-        assert dead[0] == f"{topics['cdc']}/0/0".encode()
-        assert dead[1]["reason"] == "not_json"
-        assert dead[1]["source_offset"] == 0
+        letters: list[dict[str, Any]] = []
+
+        def the_dead_letter(message: Any) -> Any:
+            letter = orjson.loads(message.value())
+            letters.append(letter)
+            return (message.key(), letter) if letter["source_offset"] == bad_offset else None
+
+        key, letter = _poll_until(dlq, the_dead_letter)
+        assert key == f"{topics['cdc']}/0/{bad_offset}".encode()
+        assert letter["reason"] == "not_json"
+        assert letter["source_partition"] == 0
 
         order = _poll_until(processed, lambda m: orjson.loads(m.value()))
         assert order["order_id"] == 2 and order["status"] == "PAID"
         assert dataflow.poll() is None, f"the dataflow stopped: {log_path.read_text()}"
+        # the valid change was not dead-lettered: read the DLQ to its end
+        letters += _read_to_end(dlq, topics["dlq"])
+        assert good_offset not in {letter["source_offset"] for letter in letters}
     finally:
         dlq.close()
         processed.close()
