@@ -128,15 +128,4 @@ class Settings:
             ),
             dataflow_metrics_port=knobs.dataflow_metrics_port(e),
         )
-        knobs.check_port_clashes(
-            [
-                ("ORDERSTREAM_DB_PORT", (settings.db_port,)),
-                (knobs.KAFKA_PORTS, settings.broker_ports),
-                ("ORDERSTREAM_KAFKA_CONTROLLER_PORTS", settings.controller_ports),
-                ("ORDERSTREAM_KAFKA_JMX_PORTS", settings.broker_jmx_ports),
-                ("ORDERSTREAM_CONNECT_PORTS", settings.connect_ports),
-                ("ORDERSTREAM_CONNECT_JMX_PORTS", settings.connect_jmx_ports),
-                (knobs.DATAFLOW_METRICS_PORT, (settings.dataflow_metrics_port,)),
-            ]
-        )
         return settings

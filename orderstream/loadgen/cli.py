@@ -17,7 +17,7 @@ from typing import Any
 import pymysql
 
 from orderstream import contract
-from orderstream.loadgen.db import connect, describe, is_connection_error
+from orderstream.db import connect, describe, is_connection_error
 from orderstream.loadgen.planner import PlanConfig, plan
 from orderstream.loadgen.progress import Progress, summary_line
 from orderstream.loadgen.runner import RunStats, run_schedule

@@ -20,7 +20,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from orderstream.settings import REPO_ROOT, Settings
-from orderstream.stack.health import metric_sum
+from orderstream.stack.components.dataflow import metric_sum
 from orderstream.stack.kafka_admin import ensure_topics, stack_topics
 from orderstream.stack.supervisor import Supervisor
 from tests.integration.conftest import (
