@@ -21,7 +21,9 @@ import pytest
 from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+import orderstream.db
 from orderstream.settings import Settings
+from orderstream.stack.components.connector import cdc_connector_spec
 from orderstream.stack.health import check_all, format_report
 from orderstream.stack.kafka_admin import admin_client
 from orderstream.stack.layout import Layout
@@ -58,16 +60,15 @@ def admin(settings: Settings) -> AdminClient:
 
 @pytest.fixture
 def db(settings: Settings) -> Iterator[pymysql.connections.Connection[Any]]:
-    conn = pymysql.connect(
-        host=settings.host,
-        port=settings.db_port,
-        user=settings.db_app_user,
-        password=settings.db_app_password,
-        database=settings.db_name,
-        autocommit=True,
-    )
+    conn = orderstream.db.connect(settings, autocommit=True)
     yield conn
     conn.close()
+
+
+@pytest.fixture(scope="session")
+def cdc_connector(settings: Settings) -> str:
+    """The CDC connector's name, from its file (connectors/orders-cdc.json)."""
+    return cdc_connector_spec(Layout(settings.runtime_dir)).name
 
 
 def poll_until(what: str, check: Callable[[], bool], timeout: float, interval: float = 0.5) -> None:
