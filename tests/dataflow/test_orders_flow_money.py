@@ -131,7 +131,6 @@ def test_each_invalid_record_is_dead_lettered_and_processing_continues(
 
 
 def _b64(raw: bytes) -> str:
-
     return base64.b64encode(raw).decode()
 
 
