@@ -11,7 +11,7 @@ import pymysql
 import pymysql.connections
 import pymysql.cursors
 
-from orderstream.settings import Settings
+from orderstream.knobs import Database
 
 # MySQL client error codes that mean "the connection is gone", not "the statement is wrong"
 _CONNECTION_ERRORS = {
@@ -31,22 +31,21 @@ Connection: TypeAlias = "pymysql.connections.Connection[pymysql.cursors.Cursor]"
 
 
 def connect(
-    settings: Settings,
+    database: Database,
     *,
     timeout: float = 5.0,
-    database: bool = True,
+    use_database: bool = True,
     autocommit: bool = False,
 ) -> Connection:
-    """A new connection as the app user (to ``shop`` unless ``database=False``), session in UTC.
-
-    Raises :class:`pymysql.MySQLError` when the server cannot be reached or refuses the login.
-    """
+    """A new connection as the app user (to ``shop`` unless ``use_database=False``), session
+    in UTC. Raises :class:`pymysql.MySQLError` when the server cannot be reached or refuses
+    the login."""
     return pymysql.connect(
-        host=settings.host,
-        port=settings.db_port,
-        user=settings.db_app_user,
-        password=settings.db_app_password,
-        database=settings.db_name if database else None,
+        host=database.host,
+        port=database.port,
+        user=database.user,
+        password=database.password,
+        database=database.name if use_database else None,
         autocommit=autocommit,
         connect_timeout=max(1, int(timeout)),
         read_timeout=30,

@@ -33,7 +33,7 @@ find_python311() {
   for candidate in "$ORDERSTREAM_PYTHON" python3.11 python3; do
     [ -n "$candidate" ] || continue
     if command -v "$candidate" >/dev/null 2>&1 &&
-       "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+       "$candidate" --version 2>&1 | grep -q '^Python 3\.11\.'; then
       command -v "$candidate"
       return 0
     fi

@@ -60,7 +60,7 @@ def admin(settings: Settings) -> AdminClient:
 
 @pytest.fixture
 def db(settings: Settings) -> Iterator[pymysql.connections.Connection[Any]]:
-    conn = orderstream.db.connect(settings, autocommit=True)
+    conn = orderstream.db.connect(settings.database, autocommit=True)
     yield conn
     conn.close()
 

@@ -27,7 +27,7 @@ def bin_dir(tmp_path: Path) -> Path:
             (bin_dir / tool).symlink_to(real.stdout.strip())
     fake_tool(bin_dir, "java", 'echo \'openjdk version "17.0.15" 2025-04-15\' >&2')
     fake_tool(bin_dir, "mvn", "exit 0")
-    fake_tool(bin_dir, "python3", "exit 0")  # answers the 3.11 check with success
+    fake_tool(bin_dir, "python3", "echo Python 3.11.7")  # answers the 3.11 check
     return bin_dir
 
 
@@ -69,7 +69,7 @@ def test_missing_maven_says_what_to_install(bin_dir: Path) -> None:
 
 
 def test_missing_python_311_is_named(bin_dir: Path) -> None:
-    fake_tool(bin_dir, "python3", "exit 1")
+    fake_tool(bin_dir, "python3", "echo Python 3.12.1")
     result = preflight(bin_dir)
     assert result.returncode != 0
     assert "Python 3.11 is required" in result.stderr

@@ -46,7 +46,7 @@ def check_tables(ctx: StackContext, spec: ConnectorSpec) -> None:
         return
     s = ctx.settings
     try:
-        conn = db.connect(s, database=False)
+        conn = db.connect(s.database, use_database=False)
     except pymysql.MySQLError as exc:
         raise ConnectError(f"MariaDB at {s.host}:{s.db_port}: {exc}") from exc
     try:

@@ -132,7 +132,7 @@ class MariaDB(Component):
     def checks(self) -> list[Check]:
         s = self.settings
         try:
-            conn = db.connect(s, timeout=3, database=False)
+            conn = db.connect(s.database, timeout=3, use_database=False)
         except pymysql.MySQLError as exc:
             reason = f"{s.host}:{s.db_port} does not answer: {exc.args[-1]}"
             return [Check(self.name, False, reason)]
