@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,18 +19,11 @@ from orderstream.poll import NotReady, wait_for
 from orderstream.settings import Settings
 from orderstream.stack import components as stack_components
 from orderstream.stack.components import Component, StackContext, StackError
+from orderstream.stack.components.base import port_open
 from orderstream.stack.render import write_if_changed
 from orderstream.stack.supervisor import SupervisorUnavailable, supervisord_conf
 
 __all__ = ["Stack", "StackError"]
-
-
-def port_in_use(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 class Stack:
@@ -76,7 +68,7 @@ class Stack:
             f"{port.port} ({port.setting}, for {port.program})"
             for component in self.components
             for port in component.ports()
-            if port.program not in running and port_in_use(self.settings.host, port.port)
+            if port.program not in running and port_open(self.settings.host, port.port, timeout=0.5)
         ]
         if taken:
             raise StackError(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,6 +49,15 @@ class Check:
     component: str
     healthy: bool
     detail: str
+
+
+def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
+    """Something accepts TCP connections on ``host:port``."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def _current_user() -> str:

@@ -8,7 +8,6 @@ the contract's topics are created once all three are in the cluster metadata.
 from __future__ import annotations
 
 import base64
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,7 +19,15 @@ from confluent_kafka import KafkaException
 
 from orderstream.poll import NotReady, wait_for
 from orderstream.stack import render
-from orderstream.stack.components.base import Check, Component, File, Port, Program, StackError
+from orderstream.stack.components.base import (
+    Check,
+    Component,
+    File,
+    Port,
+    Program,
+    StackError,
+    port_open,
+)
 from orderstream.stack.components.jvm import jvm_command
 from orderstream.stack.kafka_admin import (
     admin_client,
@@ -265,14 +272,6 @@ class KafkaCluster(Component):
 
     def where(self) -> list[tuple[str, str]]:
         return [("Kafka bootstrap", self.settings.bootstrap_servers)]
-
-
-def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 @dataclass(frozen=True)
