@@ -54,6 +54,6 @@ def until(what: str, condition: Callable[[], bool], timeout: float, interval: fl
 
     def check() -> None:
         if not condition():
-            raise NotReady(f"{what}: not yet")
+            raise NotReady("the condition does not hold yet")
 
     wait_for(what, check, timeout, interval=interval)

@@ -22,6 +22,7 @@ from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 import orderstream.db
+import orderstream.poll
 from orderstream.settings import Settings
 from orderstream.stack.components.connector import cdc_connector_spec
 from orderstream.stack.health import check_all, format_report
@@ -73,12 +74,10 @@ def cdc_connector(settings: Settings) -> str:
 
 def poll_until(what: str, check: Callable[[], bool], timeout: float, interval: float = 0.5) -> None:
     """Wait for ``check`` to hold, polling; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    try:
+        orderstream.poll.until(what, check, timeout, interval)
+    except orderstream.poll.WaitTimeout as exc:
+        raise AssertionError(str(exc)) from None
 
 
 def free_ports(n: int) -> list[int]:
