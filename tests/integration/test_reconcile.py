@@ -26,7 +26,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from orderstream.loadgen.planner import PlanConfig, plan
-from orderstream.reconcile import reference, truth
+from orderstream.reconcile import truth
 from orderstream.reconcile.model import (
     Revenue,
     RevenueKey,
@@ -37,6 +37,7 @@ from orderstream.reconcile.model import (
 )
 from orderstream.settings import Settings
 from tests.integration.conftest import free_ports
+from tests.unit.reconcile import reference
 
 pytestmark = pytest.mark.integration
 
