@@ -36,24 +36,29 @@ TCP_LISTEN = "0A"
 # --- listening sockets ---------------------------------------------------------------------------
 
 
+def _parent(pid: int) -> int:
+    stat_line = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat_line.rsplit(")", 1)[1].split()[1])  # the field after "(comm) state"
+
+
 def _children() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat_line = (entry / "stat").read_text()
+            ppid = _parent(int(entry.name))
         except OSError:
             continue  # exited meanwhile
-        ppid = int(stat_line.rsplit(")", 1)[1].split()[1])
         children.setdefault(ppid, []).append(int(entry.name))
     return children
 
 
-def stack_pids(settings: Settings, supervisor: Supervisor) -> dict[int, str]:
+def stack_pids(supervisor: Supervisor) -> dict[int, str]:
     """pid -> program name of supervisord and every process under it."""
-    root = int((Layout(settings.runtime_dir).root / "supervisord.pid").read_text())
     names = {p.pid: name for name, p in supervisor.programs().items() if p.pid > 0}
+    assert names, "supervisord runs no program"
+    (root,) = {_parent(pid) for pid in names}  # supervisord itself
     children = _children()
     found: dict[int, str] = {}
     todo = [(root, "supervisord")]
@@ -110,7 +115,7 @@ def test_every_listening_socket_is_on_the_configured_host(
     settings: Settings, supervisor: Supervisor
 ) -> None:
     host = socket.gethostbyname(settings.host)
-    pids = stack_pids(settings, supervisor)
+    pids = stack_pids(supervisor)
     owner = {inode: pid for pid in pids for inode in _socket_inodes(pid)}
     listening = [(owner[i], a, p) for i, a, p in listening_sockets() if i in owner]
     programs = {pids[pid] for pid, _, _ in listening}
