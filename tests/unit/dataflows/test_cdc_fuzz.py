@@ -163,11 +163,11 @@ def test_found_by_fuzzing(document: dict[str, Any]) -> None:
     assert isinstance(parsed, DeadLetter), parsed
 
 
-def test_coverage_guided_fuzzing_with_atheris() -> None:
+def test_coverage_guided_fuzzing_with_atheris(tmp_path: Path) -> None:
     pytest.importorskip("atheris")
     harness = Path(__file__).with_name("cdc_atheris.py")
-    result = subprocess.run(
-        [sys.executable, str(harness), "-runs=100000", "-seed=1"],
+    result = subprocess.run(  # a crashing input is written to tmp_path, shown in the output
+        [sys.executable, str(harness), "-runs=100000", "-seed=1", f"-artifact_prefix={tmp_path}/"],
         capture_output=True, text=True, timeout=300, check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
