@@ -223,6 +223,7 @@ def check(
         hi=None if end is None else hi,
         sections=(revenue_section, transitions_section, processed_section, bad_section),
         open_windows=tuple(sorted(open_r | open_t)),
+        grace_seconds=grace,
     )
 
 

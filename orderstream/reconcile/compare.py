@@ -67,6 +67,7 @@ class Report:
     hi: datetime | None
     sections: tuple[Section, ...]
     open_windows: tuple[datetime, ...] = field(default=())
+    grace_seconds: float = 0.0
 
     @property
     def diffs(self) -> list[Diff]:
@@ -276,7 +277,7 @@ def format_report(report: Report, *, max_rows: int = 200) -> str:
     hi = iso(report.hi) if report.hi else "now"
     lines = [
         f"reconcile: {report.window_seconds}s windows starting from {iso(report.lo)} to {hi}"
-        f" (allowed lateness {report.lateness_seconds}s)"
+        f" (allowed lateness {report.lateness_seconds}s, grace {report.grace_seconds:g}s)"
     ]
     for s in report.sections:
         if s.name == "malformed records":
