@@ -3,16 +3,18 @@
 The loadgen writes continuously (besides the stack's demo load) while reconcile audits the
 real topics again and again: orders change while it reads, so the database is always ahead
 of the topics, and none of that may ever be reported as a mismatch. Meanwhile, in a currency
-nobody else writes, one window gets inserts only and the next amount edits only; once the
-load stops and the windows close, the audit must match to the cent, and the dataflow's
-records for those two windows must be the ones the ground truth expects.
+nobody has written (a fresh one per run), one window gets inserts only and the next amount
+edits only; once the load stops and the windows close, the audit must match to the cent,
+and the dataflow's records for those two windows must be the ones the ground truth expects.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import re
 import signal
+import string
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -21,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from orderstream.contract import KNOWN_CURRENCIES
 from orderstream.reconcile import truth, wire
 from orderstream.reconcile.model import Revenue, iso, window_start
 from orderstream.reconcile.topics import read_latest
@@ -31,7 +34,6 @@ pytestmark = pytest.mark.integration
 
 Conn = Any
 D = Decimal
-QUIET_CURRENCY = "XTS"  # ISO 4217's code for testing: neither loadgen nor the demo load uses it
 PENDING_COUNT = re.compile(r"processed +\d+ orders checked, \d+ mismatched, (\d+) pending")
 
 
@@ -42,7 +44,18 @@ def run_reconcile(*args: str, timeout: float = 300) -> subprocess.CompletedProce
     )
 
 
-def insert_paid(db: Conn, order_id: int, amount: str) -> datetime:
+def unused_currency(db: Conn) -> str:
+    """A code like XQZ that no order has and no loadgen writes: its windows are quiet."""
+    with db.cursor() as cur:
+        for _ in range(50):
+            code = "X" + "".join(random.choices(string.ascii_uppercase, k=2))
+            cur.execute("SELECT COUNT(*) FROM orders WHERE currency = %s", (code,))
+            if code not in KNOWN_CURRENCIES and cur.fetchone()[0] == 0:
+                return code
+    raise AssertionError("no unused currency code")
+
+
+def insert_paid(db: Conn, order_id: int, amount: str, currency: str) -> datetime:
     """Insert an order as PAID, as the application does; returns its updated_at."""
     db.begin()
     with db.cursor() as cur:
@@ -50,7 +63,7 @@ def insert_paid(db: Conn, order_id: int, amount: str) -> datetime:
         cur.execute(
             "INSERT INTO orders (id, customer_id, status, total_amount, currency, version,"
             " created_at, updated_at) VALUES (%s, 1, 'PAID', %s, %s, 1, @now, @now)",
-            (order_id, amount, QUIET_CURRENCY),
+            (order_id, amount, currency),
         )
         cur.execute(
             "INSERT INTO order_status_history (order_id, from_status, to_status,"
@@ -105,8 +118,9 @@ def test_reconcile_under_continuous_load(db: Conn, settings: Settings) -> None:
     )
     try:
         first, second = unique_order_ids(2)
-        inserted = insert_paid(db, first, "42.42")
-        insert_paid(db, second, "10.00")
+        quiet = unused_currency(db)
+        inserted = insert_paid(db, first, "42.42", quiet)
+        insert_paid(db, second, "10.00", quiet)
         w_insert = window_start(inserted, w)
         # audit under load until the next window has begun, then edit the amounts there
         deadline = w_insert + timedelta(seconds=w)
@@ -136,10 +150,10 @@ def test_reconcile_under_continuous_load(db: Conn, settings: Settings) -> None:
     db.commit()
     inserts_only = Revenue(D("52.42"), D("0.00"), D("0.00"), D("52.42"), 2, 0)
     edits_only = Revenue(D("0.00"), D("0.00"), D("0.08"), D("0.08"), 0, 0)
-    assert expected[(w_insert, QUIET_CURRENCY)] == inserts_only
-    assert expected[(w_edit, QUIET_CURRENCY)] == edits_only
+    assert expected[(w_insert, quiet)] == inserts_only
+    assert expected[(w_edit, quiet)] == edits_only
     records, _ = wire.parse_revenue_topic(
         settings.topic_revenue, read_latest(settings.bootstrap_servers, settings.topic_revenue)
     )
-    assert records[(w_insert, QUIET_CURRENCY)].revenue == inserts_only
-    assert records[(w_edit, QUIET_CURRENCY)].revenue == edits_only
+    assert records[(w_insert, quiet)].revenue == inserts_only
+    assert records[(w_edit, quiet)].revenue == edits_only
