@@ -36,6 +36,7 @@ def connect(
     timeout: float = 5.0,
     use_database: bool = True,
     autocommit: bool = False,
+    read_timeout: float = 30.0,
 ) -> Connection:
     """A new connection as the app user (to ``shop`` unless ``use_database=False``), session
     in UTC. Raises :class:`pymysql.MySQLError` when the server cannot be reached or refuses
@@ -48,7 +49,7 @@ def connect(
         database=database.name if use_database else None,
         autocommit=autocommit,
         connect_timeout=max(1, int(timeout)),
-        read_timeout=30,
+        read_timeout=max(1, int(read_timeout)),
         write_timeout=30,
         init_command="SET time_zone = '+00:00'",
         charset="utf8mb4",

@@ -18,11 +18,13 @@ from typing import Any
 
 import pymysql
 
+from orderstream import db as database
+from orderstream.knobs import SettingsError
 from orderstream.reconcile import compare, truth, wire
 from orderstream.reconcile.model import align_up
+from orderstream.reconcile.settings import ReconcileSettings
 from orderstream.reconcile.topics import TopicReadError, read_latest
 from orderstream.reconcile.truth import Truth
-from orderstream.settings import Settings, SettingsError
 from orderstream.subcommand import Subcommand
 
 PROG = "orderstream reconcile"
@@ -135,37 +137,28 @@ def parse_options(args: argparse.Namespace) -> Options:
 # --- one pass --------------------------------------------------------------------------------
 
 
-def _connect(settings: Settings) -> pymysql.connections.Connection[pymysql.cursors.Cursor]:
-    return pymysql.connect(
-        host=settings.host, port=settings.db_port, user=settings.db_app_user,
-        password=settings.db_app_password, database=settings.db_name,
-        connect_timeout=5, read_timeout=120, init_command="SET time_zone = '+00:00'",
-    )
-
-
-def read_database(settings: Settings, lo: datetime, hi: datetime) -> Truth:
+def read_database(settings: ReconcileSettings, lo: datetime, hi: datetime) -> Truth:
     """The ground truth for windows in [lo, hi); raises :class:`ComponentError`."""
-    where = f"database {settings.db_app_user}@{settings.host}:{settings.db_port}/{settings.db_name}"
     try:
-        conn = _connect(settings)
+        conn = database.connect(settings.database, read_timeout=120)
         try:
             return truth.read_truth(conn, settings.window_seconds, lo, hi)
         finally:
             conn.close()
     except pymysql.err.Error as exc:
         detail = f"({exc.args[0]}) {exc.args[1]}" if len(exc.args) >= 2 else str(exc)
-        raise ComponentError(f"{where}: {detail}") from None
+        raise ComponentError(f"{settings.database.where}: {detail}") from None
 
 
 def check(
-    settings: Settings,
+    settings: ReconcileSettings,
     *,
     start: datetime | None = None,
     end: datetime | None = None,
     grace: float = GRACE_SECONDS,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     read_topic: Callable[[str, str], dict[bytes | None, bytes | None]] = read_latest,
-    read_db: Callable[[Settings, datetime, datetime], Truth] = read_database,
+    read_db: Callable[[ReconcileSettings, datetime, datetime], Truth] = read_database,
 ) -> compare.Report:
     """Ground truth and topics for windows starting in [start, end) (both aligned up to a
     window boundary), compared. Raises :class:`ComponentError` when something is unreachable.
@@ -236,7 +229,7 @@ def _error(message: str) -> None:
 
 def main(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int:
     try:
-        settings = Settings.from_env()
+        settings = ReconcileSettings.from_env()
         opts = parse_options(args)
     except (UsageError, SettingsError) as exc:
         _error(str(exc))

@@ -1,7 +1,7 @@
 """Window values of the reconciliation audit, and window arithmetic. Pure, no IO.
 
 A window is identified by its start, an aware UTC datetime aligned to multiples of the
-window length since the UTC epoch (ARCHITECTURE.md §5).
+window length since the UTC epoch (docs/architecture.md §5).
 """
 
 from __future__ import annotations

@@ -17,13 +17,13 @@ import pytest
 
 from orderstream.reconcile import cli, compare
 from orderstream.reconcile.model import Revenue, iso, window_start
+from orderstream.reconcile.settings import ReconcileSettings
 from orderstream.reconcile.truth import Truth
-from orderstream.settings import Settings
 
 W = 60
 LATENESS = 10
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
-SETTINGS = Settings.from_env(
+SETTINGS = ReconcileSettings.from_env(
     {"ORDERSTREAM_WINDOW_SECONDS": str(W), "ORDERSTREAM_ALLOWED_LATENESS_SECONDS": str(LATENESS)}
 )
 CLOSED = T0 - timedelta(minutes=5)  # a window long closed, the same on both sides
@@ -139,7 +139,7 @@ class World:
             return {f"{iso(CLOSED)}|USD".encode(): orjson.dumps(value)}
         return {}
 
-    def read_db(self, _settings: Settings, _lo: datetime, _hi: datetime) -> Truth:
+    def read_db(self, _settings: ReconcileSettings, _lo: datetime, _hi: datetime) -> Truth:
         self.log.append("database")
         self.advance(0.5)
         snapshot = self.as_of(self.clock)
