@@ -164,6 +164,7 @@ def jvm_command(
     args: list[str],
     heap: str,
     jmx_port: int | None,
+    jmx_kind: str,
     log_dir_name: str,
 ) -> list[str]:
     """The java command line of a Kafka node or Connect worker."""
@@ -179,7 +180,8 @@ def jvm_command(
         f"-Dkafka.logs.dir={layout.logs / log_dir_name}",
     ]
     if jmx_port is not None:
-        cmd.append(f"-javaagent:{layout.jmx_agent}={settings.host}:{jmx_port}:{layout.jmx_config}")
+        rules = layout.jmx_config(jmx_kind)
+        cmd.append(f"-javaagent:{layout.jmx_agent}={settings.host}:{jmx_port}:{rules}")
     cmd += ["-cp", f"{layout.kafka_libs}/*", main_class, *args]
     return cmd
 
@@ -193,6 +195,7 @@ def kafka_node_command(settings: Settings, layout: Layout, node_id: int) -> list
         args=[str(layout.kafka_config(node_id))],
         heap=settings.kafka_heap,
         jmx_port=settings.broker_jmx_ports[i],
+        jmx_kind="kafka",
         log_dir_name=f"kafka-{node_id}",
     )
 
@@ -206,6 +209,7 @@ def connect_worker_command(settings: Settings, layout: Layout, worker_id: int) -
         args=[str(layout.connect_config(worker_id))],
         heap=settings.connect_heap,
         jmx_port=settings.connect_jmx_ports[i],
+        jmx_kind="connect",
         log_dir_name=f"connect-{worker_id}",
     )
 
@@ -358,11 +362,17 @@ serverurl=unix://{layout.supervisor_socket}
     return "\n".join(sections)
 
 
-def users_sql(template: str, settings: Settings, quote: Callable[[str], str]) -> str:
+def users_sql(
+    template: str,
+    settings: Settings,
+    quote: Callable[[str], str],
+    more: Mapping[str, str] | None = None,
+) -> str:
     """Fill mysql-init/02-users.sql's %(name)s placeholders with quoted string literals.
 
     ``quote`` turns a str into a SQL string literal (pymysql's ``converters.escape_string``
-    wrapped in quotes), injected so this module stays free of database imports.
+    wrapped in quotes), injected so this module stays free of database imports. ``more``
+    holds the values of other components' users (e.g. the mysqld exporter's).
     """
     values = {
         "cdc_user": quote(settings.db_cdc_user),
@@ -370,4 +380,5 @@ def users_sql(template: str, settings: Settings, quote: Callable[[str], str]) ->
         "app_user": quote(settings.db_app_user),
         "app_password": quote(settings.db_app_password),
     }
+    values.update({name: quote(value) for name, value in (more or {}).items()})
     return template % values

@@ -143,7 +143,7 @@ def test_kafka_command_line(settings: Settings, layout: Layout) -> None:
     assert cmd[0] == "java"
     assert "-Xmx512m" in cmd
     assert (
-        "-javaagent:/rt/jars/agents/jmx_prometheus_javaagent.jar=127.0.0.1:7072:/repo/stack/jmx-exporter.yml"
+        "-javaagent:/rt/jars/agents/jmx_prometheus_javaagent.jar=127.0.0.1:7072:/repo/stack/jmx/kafka.yml"
         in cmd
     )
     assert cmd[-2:] == [render.KAFKA_MAIN, "/rt/conf/kafka-2.properties"]
