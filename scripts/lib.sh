@@ -13,6 +13,10 @@ ORDERSTREAM_PYTHON=${ORDERSTREAM_PYTHON:-}
 
 # Debian packages the native stack runs on.
 APT_PACKAGES=(mariadb-server mariadb-client)
+# Monitoring packages from Debian, as "package=upstream version prefix". They are unpacked
+# (apt-get download + dpkg-deb -x) under $ORDERSTREAM_RUNTIME_DIR/debian, never installed:
+# Debian's init scripts and systemd units would start a second copy with Debian's configs.
+MONITORING_PACKAGES=(prometheus=2.42. prometheus-alertmanager=0.25. prometheus-mysqld-exporter=0.14.)
 
 log() { printf 'orderstream: %s\n' "$*" >&2; }
 die() { printf 'orderstream: error: %s\n' "$*" >&2; exit 1; }
@@ -109,9 +113,58 @@ ensure_venv() {
   echo "$want" >"$stamp"
 }
 
+# The candidate version of a Debian package ("" when apt knows none).
+apt_candidate() {
+  apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: //p' | grep -v '(none)' || true
+}
+
+# Unpack the monitoring packages, with the web UI assets Prometheus links to (libjs-*,
+# fonts-*), into $ORDERSTREAM_RUNTIME_DIR/debian/root; the binaries run from its usr/bin.
+# Skipped when the stamp lists the same package versions.
+ensure_monitoring_packages() {
+  local dir=$ORDERSTREAM_RUNTIME_DIR/debian spec pkg want version wanted=() ui
+  for spec in "${MONITORING_PACKAGES[@]}"; do
+    pkg=${spec%%=*}
+    want=${spec#*=}
+    version=$(apt_candidate "$pkg")
+    if [ -z "$version" ]; then
+      sudo_cmd apt-get update -qq
+      version=$(apt_candidate "$pkg")
+    fi
+    [ -n "$version" ] || die "Debian package $pkg is unknown to apt (is this Debian bookworm?)"
+    case "${version#*:}" in
+      "$want"*) ;;
+      *) die "Debian package $pkg is version $version, the project needs ${want}x" ;;
+    esac
+    wanted+=("$pkg=$version")
+  done
+  if [ -f "$dir/.installed" ] && [ "$(cat "$dir/.installed")" = "${wanted[*]}" ]; then
+    return 0
+  fi
+  # the packages the Prometheus web UI's static files link to (no daemons, no scripts run)
+  mapfile -t ui < <(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
+    --no-breaks --no-replaces --no-enhances --no-pre-depends prometheus |
+    grep -E '^(libjs-|fonts-)' | sort -u)
+  log "unpacking Debian packages into $dir: ${wanted[*]}"
+  rm -rf "$dir"
+  mkdir -p "$dir/debs" "$dir/root"
+  local out
+  if ! out=$(cd "$dir/debs" && apt-get -q download "${wanted[@]}" "${ui[@]}" 2>&1); then
+    printf '%s\n' "$out" >&2
+    die "apt-get download of ${wanted[*]} failed (see above)"
+  fi
+  local deb
+  for deb in "$dir"/debs/*.deb; do
+    dpkg-deb -x "$deb" "$dir/root" || die "dpkg-deb could not unpack $deb"
+  done
+  rm -rf "$dir/debs"
+  echo "${wanted[*]}" >"$dir/.installed"
+}
+
 install_everything() {
   preflight_checks
   ensure_apt_packages
+  ensure_monitoring_packages
   ensure_jars
   ensure_venv
 }
