@@ -25,6 +25,7 @@ from typing import TypeVar
 import pymysql
 from tenacity import RetryError, retry, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from orderstream.monitoring.settings import MonitoringSettings
 from orderstream.settings import Settings
 from orderstream.stack import render
 from orderstream.stack.connect import ConnectClient, ConnectError, ConnectorSpec, unmatched_tables
@@ -198,7 +199,9 @@ class Stack:
         for path in sorted(init.glob("*.sql")):
             sql = path.read_text()
             if path.name.endswith("users.sql"):
-                sql = render.users_sql(sql, self.settings, quote_sql_string)
+                sql = render.users_sql(
+                    sql, self.settings, quote_sql_string, exporter_user_values()
+                )
             result = subprocess.run(
                 [tool("mariadb"), f"--socket={self.layout.mariadb_socket}", "--user=root"],
                 input=sql,
@@ -508,6 +511,11 @@ def port_in_use(host: str, port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def exporter_user_values() -> dict[str, str]:
+    ms = MonitoringSettings.from_env()
+    return {"exporter_user": ms.db_exporter_user, "exporter_password": ms.db_exporter_password}
 
 
 def quote_sql_string(value: str) -> str:

@@ -1,0 +1,72 @@
+"""Native rendering of the monitoring configuration, and the monitoring settings."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from orderstream.monitoring import config
+from orderstream.monitoring.settings import MonitoringSettings
+from orderstream.settings import SettingsError
+
+
+def test_native_targets_follow_the_settings() -> None:
+    ms = MonitoringSettings.from_env(
+        {
+            "ORDERSTREAM_KAFKA_JMX_PORTS": "8071,8072,8073",
+            "ORDERSTREAM_MYSQLD_EXPORTER_PORT": "9999",
+        }
+    )
+    targets = config.native_targets(ms)
+    assert targets["kafka"][1] == {"targets": ["127.0.0.1:8072"], "labels": {"instance": "kafka-2"}}
+    assert targets["mysqld"] == [{"targets": ["127.0.0.1:9999"], "labels": {"instance": "mariadb"}}]
+    assert [g["labels"]["instance"] for g in targets["connect"]] == ["connect-1", "connect-2"]
+
+
+def test_prometheus_files_copy_config_and_rules() -> None:
+    ms = MonitoringSettings.from_env({})
+    text = config.PROMETHEUS_CONFIG.read_text()
+    files = config.prometheus_files(ms, text, {"a.yml": "groups: []\n"})
+    assert files["prometheus.yml"] == text
+    assert files["rules/a.yml"] == "groups: []\n"
+    assert yaml.safe_load(files["targets/alertmanager.yml"])[0]["targets"] == ["127.0.0.1:9093"]
+
+
+def test_unknown_target_file_is_an_error() -> None:
+    text = (
+        "scrape_configs:\n  - job_name: x\n    file_sd_configs:\n      - files: [targets/x.yml]\n"
+    )
+    with pytest.raises(ValueError, match="targets/x.yml"):
+        config.prometheus_files(MonitoringSettings.from_env({}), text, {})
+
+
+def test_exporter_cnf() -> None:
+    ms = MonitoringSettings.from_env({"ORDERSTREAM_DB_EXPORTER_PASSWORD": "p#w;d"})
+    cnf = config.mysqld_exporter_cnf(ms)
+    assert cnf.splitlines() == [
+        "[client]", 'user="exporter"', 'password="p#w;d"', "host=127.0.0.1", "port=3306",
+    ]  # fmt: skip
+
+
+def test_exporter_password_with_a_quote_is_refused() -> None:
+    ms = MonitoringSettings.from_env({"ORDERSTREAM_DB_EXPORTER_PASSWORD": 'a"b'})
+    with pytest.raises(SettingsError, match="ORDERSTREAM_DB_EXPORTER_PASSWORD"):
+        config.mysqld_exporter_cnf(ms)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ORDERSTREAM_PROMETHEUS_PORT": "3306"}, "ORDERSTREAM_PROMETHEUS_PORT: port 3306"),
+        ({"ORDERSTREAM_ALERT_RECEIVER_PORT": "9093"}, "ORDERSTREAM_ALERT_RECEIVER_PORT: port 9093"),
+        ({"ORDERSTREAM_ALERTMANAGER_PORT": "x"}, "ORDERSTREAM_ALERTMANAGER_PORT='x'"),
+    ],
+)
+def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        MonitoringSettings.from_env(env)
+
+
+def test_alert_log_defaults_under_the_runtime_dir() -> None:
+    ms = MonitoringSettings.from_env({"ORDERSTREAM_RUNTIME_DIR": "/rt"})
+    assert str(ms.alert_log) == "/rt/alerts/notifications.jsonl"
