@@ -71,7 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for RUNNING")
     p.set_defaults(func=_connector_register)
 
-    for module in ("orderstream.loadgen.cli", "orderstream.reconcile.cli"):
+    for module in (
+        "orderstream.loadgen.cli",
+        "orderstream.reconcile.cli",
+        "orderstream.monitoring.alerts",
+        "orderstream.monitoring.receiver",
+    ):
         try:
             add_parser = __import__(module, fromlist=["add_parser"]).add_parser
         except ImportError:
