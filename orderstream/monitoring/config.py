@@ -11,7 +11,6 @@ the loaded YAML, nothing else). Nothing here writes files.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -86,18 +85,14 @@ def prometheus_files(
 ) -> dict[str, str]:
     """Relative path -> text of the native ``conf/prometheus`` directory.
 
-    ``config_text`` is the repository's prometheus.yml, copied as it is; ``rules`` maps rule
-    file names to their text (copied under rules/). Fails when prometheus.yml names a target
-    file this renderer has no targets for.
+    ``config_text`` is the repository's prometheus.yml, copied as it is (not parsed here:
+    promtool judges it, see checks.py); ``rules`` maps rule file names to their text, copied
+    under rules/; targets/<job>.yml for every job of :func:`native_targets`.
     """
-    targets = native_targets(ms)
     files = {"prometheus.yml": config_text}
     files.update({f"rules/{name}": text for name, text in rules.items()})
-    for name in sorted(target_files(config_text)):
-        job = Path(name).stem
-        if not name.startswith("targets/") or job not in targets:
-            raise ValueError(f"prometheus.yml names target file {name}: no native targets for it")
-        files[name] = targets_yaml(targets[job])
+    for job, groups in native_targets(ms).items():
+        files[f"targets/{job}.yml"] = targets_yaml(groups)
     return files
 
 

@@ -32,12 +32,12 @@ def test_prometheus_files_copy_config_and_rules() -> None:
     assert yaml.safe_load(files["targets/alertmanager.yml"])[0]["targets"] == ["127.0.0.1:9093"]
 
 
-def test_unknown_target_file_is_an_error() -> None:
-    text = (
-        "scrape_configs:\n  - job_name: x\n    file_sd_configs:\n      - files: [targets/x.yml]\n"
+def test_native_targets_cover_every_file_prometheus_yml_names() -> None:
+    files = config.prometheus_files(
+        MonitoringSettings.from_env({}), config.PROMETHEUS_CONFIG.read_text(), {}
     )
-    with pytest.raises(ValueError, match="targets/x.yml"):
-        config.prometheus_files(MonitoringSettings.from_env({}), text, {})
+    named = config.target_files(config.PROMETHEUS_CONFIG.read_text())
+    assert named == {name for name in files if name.startswith("targets/")}
 
 
 def test_exporter_cnf() -> None:
