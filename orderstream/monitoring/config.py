@@ -10,15 +10,16 @@ the loaded YAML, nothing else). Nothing here writes files.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
+from orderstream.knobs import SettingsError
 from orderstream.monitoring.settings import MonitoringSettings
-from orderstream.settings import REPO_ROOT, SettingsError
-from orderstream.stack import render
+from orderstream.settings import REPO_ROOT
+from orderstream.stack.components import connect_workers, kafka
 
 PROMETHEUS_CONFIG = REPO_ROOT / "prometheus.yml"
 RULES_DIR = REPO_ROOT / "prometheus" / "rules"
@@ -58,12 +59,12 @@ def native_targets(ms: MonitoringSettings) -> dict[str, list[TargetGroup]]:
     s, host = ms.stack, ms.host
     return {
         "kafka": [
-            _group(f"{host}:{port}", f"kafka-{node}")
-            for node, port in zip(render.KAFKA_NODE_IDS, s.broker_jmx_ports, strict=True)
+            _group(f"{host}:{port}", kafka.program_name(node))
+            for node, port in zip(kafka.NODE_IDS, s.broker_jmx_ports, strict=True)
         ],
         "connect": [
-            _group(f"{host}:{port}", f"connect-{worker}")
-            for worker, port in zip(render.CONNECT_WORKER_IDS, s.connect_jmx_ports, strict=True)
+            _group(f"{host}:{port}", connect_workers.program_name(worker))
+            for worker, port in zip(connect_workers.WORKER_IDS, s.connect_jmx_ports, strict=True)
         ],
         # the supervised dataflow is one process (its -w workers share one /metrics)
         "dataflow": [_group(f"{host}:{s.dataflow_metrics_port}", "dataflow-1")],
@@ -94,6 +95,16 @@ def prometheus_files(
     for job, groups in native_targets(ms).items():
         files[f"targets/{job}.yml"] = targets_yaml(groups)
     return files
+
+
+def rule_names(rule_texts: Iterable[str]) -> list[str]:
+    """Names of the alerting and recording rules of some rule files."""
+    return [
+        str(rule.get("alert") or rule.get("record"))
+        for text in rule_texts
+        for group in (yaml.safe_load(text) or {}).get("groups", [])
+        for rule in group.get("rules", [])
+    ]
 
 
 def repo_rules() -> dict[str, str]:

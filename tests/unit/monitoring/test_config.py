@@ -54,17 +54,9 @@ def test_exporter_password_with_a_quote_is_refused() -> None:
         config.mysqld_exporter_cnf(ms)
 
 
-@pytest.mark.parametrize(
-    ("env", "message"),
-    [
-        ({"ORDERSTREAM_PROMETHEUS_PORT": "3306"}, "ORDERSTREAM_PROMETHEUS_PORT: port 3306"),
-        ({"ORDERSTREAM_ALERT_RECEIVER_PORT": "9093"}, "ORDERSTREAM_ALERT_RECEIVER_PORT: port 9093"),
-        ({"ORDERSTREAM_ALERTMANAGER_PORT": "x"}, "ORDERSTREAM_ALERTMANAGER_PORT='x'"),
-    ],
-)
-def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
-    with pytest.raises(SettingsError, match=message):
-        MonitoringSettings.from_env(env)
+def test_a_malformed_port_names_the_variable() -> None:
+    with pytest.raises(SettingsError, match="ORDERSTREAM_ALERTMANAGER_PORT='x'"):
+        MonitoringSettings.from_env({"ORDERSTREAM_ALERTMANAGER_PORT": "x"})
 
 
 def test_alert_log_defaults_under_the_runtime_dir() -> None:
