@@ -18,7 +18,7 @@ from orderstream.monitoring import checks, config, tools
 from orderstream.monitoring.alerts import WATCHDOG
 from orderstream.monitoring.prometheus_api import MonitoringApiError, PrometheusClient
 from orderstream.monitoring.settings import PROMETHEUS_PORT, MonitoringSettings
-from orderstream.poll import NotReady, wait_for
+from orderstream.poll import NotReady, WaitTimeout, wait_for
 from orderstream.stack.components.base import (
     Check,
     Component,
@@ -121,6 +121,37 @@ class Prometheus(Component):
 
         wait_for("Prometheus to be ready", ready, timeout=60)
 
+    def after_start(self) -> None:
+        """Wait for the first scrape of every target and evaluation of every rule, so that
+        ``orderstream status`` right after start reports what Prometheus sees, not 'unknown'.
+        A target that stays down is for ``status`` to report: it does not fail the start."""
+
+        def first_round() -> None:
+            pending = [
+                t["labels"].get("instance", "?")
+                for t in self.client.targets()
+                if t["health"] == "unknown"
+            ]
+            pending += [
+                r["name"]
+                for g in self.client.rule_groups()
+                for r in g["rules"]
+                if r.get("health") == "unknown"
+            ]
+            if pending:
+                raise NotReady(f"not scraped or evaluated yet: {', '.join(pending)}")
+
+        try:
+            wait_for(
+                "Prometheus' first scrape of every target",
+                first_round,
+                timeout=45,
+                interval=1,
+                retry_on=(MonitoringApiError,),
+            )
+        except WaitTimeout as exc:
+            self.ctx.say(f"prometheus: {exc}")
+
     def checks(self) -> list[Check]:
         url = self.monitoring.prometheus_url
         if not self.client.ready():
@@ -136,7 +167,7 @@ class Prometheus(Component):
         except MonitoringApiError as exc:
             return [Check(self.name, False, str(exc)), Check("scrape-targets", False, str(exc))]
         want = len(config.rule_names(self.rendered_rules()))
-        broken = sorted({r["name"] for r in rules if r.get("health") != "ok"})
+        broken = sorted({r["name"] for r in rules if r.get("health") == "err"})
         detail = f"ready at {url}; {len(rules)}/{want} rules loaded, {len(firing)} alerts firing"
         detail += " besides the Watchdog (orderstream alerts)"
         if broken:
