@@ -14,9 +14,8 @@ ORDERSTREAM_PYTHON=${ORDERSTREAM_PYTHON:-}
 # Debian packages the native stack runs on (preflight_checks adds Java 17 and Maven when
 # they are missing).
 APT_PACKAGES=(mariadb-server mariadb-client)
-# Monitoring packages from Debian, as "package=upstream version prefix". They are unpacked
-# (apt-get download + dpkg-deb -x) under $ORDERSTREAM_RUNTIME_DIR/debian, never installed:
-# Debian's init scripts and systemd units would start a second copy with Debian's configs.
+# Monitoring packages from Debian, as "package=upstream version prefix". Their own services
+# are never started nor enabled: supervisord runs the only copy, with the project's configs.
 MONITORING_PACKAGES=(prometheus=2.42. prometheus-alertmanager=0.25. prometheus-mysqld-exporter=0.14.)
 
 log() { printf 'orderstream: %s\n' "$*" >&2; }
@@ -152,14 +151,37 @@ apt_candidate() {
   apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: //p' | grep -v '(none)' || true
 }
 
-# Unpack the monitoring packages, with the web UI assets Prometheus links to (libjs-*,
-# fonts-*), into $ORDERSTREAM_RUNTIME_DIR/debian/root; the binaries run from its usr/bin.
-# Skipped when the stamp lists the same package versions.
+# Debian's services of the monitoring packages: stopped and disabled (systemd units or
+# sysvinit links), so that no second Prometheus, Alertmanager or exporter ever runs.
+disable_debian_services() {
+  local service
+  for service in "$@"; do
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+      sudo_cmd systemctl disable --now "$service" >/dev/null 2>&1 || true
+    elif command -v update-rc.d >/dev/null 2>&1; then
+      sudo_cmd service "$service" stop >/dev/null 2>&1 || true
+      sudo_cmd update-rc.d "$service" disable >/dev/null 2>&1 || true
+    fi
+  done
+}
+
+# Install Prometheus 2.42, Alertmanager 0.25 and mysqld-exporter 0.14 from Debian, each only
+# when missing, without letting the packages start their daemons: a policy-rc.d that denies
+# every start is in place during the install (Debian's documented mechanism, honoured by
+# invoke-rc.d and deb-systemd-invoke), then the services are disabled.
 ensure_monitoring_packages() {
-  local dir=$ORDERSTREAM_RUNTIME_DIR/debian spec pkg want version wanted=() ui
+  local spec pkg want version installed missing=() services=()
   for spec in "${MONITORING_PACKAGES[@]}"; do
     pkg=${spec%%=*}
     want=${spec#*=}
+    installed=$(dpkg-query -W -f='${Status} ${Version}' "$pkg" 2>/dev/null || true)
+    if [[ $installed == "install ok installed "* ]]; then
+      version=${installed##* }
+      case "${version#*:}" in
+        "$want"*) continue ;;
+        *) die "Debian package $pkg $version is installed; the project needs ${want}x" ;;
+      esac
+    fi
     version=$(apt_candidate "$pkg")
     if [ -z "$version" ]; then
       sudo_cmd apt-get update -qq
@@ -168,31 +190,30 @@ ensure_monitoring_packages() {
     [ -n "$version" ] || die "Debian package $pkg is unknown to apt (is this Debian bookworm?)"
     case "${version#*:}" in
       "$want"*) ;;
-      *) die "Debian package $pkg is version $version, the project needs ${want}x" ;;
+      *) die "apt offers $pkg $version; the project needs ${want}x (Debian bookworm)" ;;
     esac
-    wanted+=("$pkg=$version")
+    missing+=("$pkg=$version")
+    services+=("$pkg")
   done
-  if [ -f "$dir/.installed" ] && [ "$(cat "$dir/.installed")" = "${wanted[*]}" ]; then
+  if [ ${#missing[@]} -eq 0 ]; then
     return 0
   fi
-  # the packages the Prometheus web UI's static files link to (no daemons, no scripts run)
-  mapfile -t ui < <(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
-    --no-breaks --no-replaces --no-enhances --no-pre-depends prometheus |
-    grep -E '^(libjs-|fonts-)' | sort -u)
-  log "unpacking Debian packages into $dir: ${wanted[*]}"
-  rm -rf "$dir"
-  mkdir -p "$dir/debs" "$dir/root"
-  local out
-  if ! out=$(cd "$dir/debs" && apt-get -q download "${wanted[@]}" "${ui[@]}" 2>&1); then
-    printf '%s\n' "$out" >&2
-    die "apt-get download of ${wanted[*]} failed (see above)"
+  log "installing Debian packages (their services stay off): ${missing[*]}"
+  local policy=/usr/sbin/policy-rc.d placed=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# placed by orderstream during an install: start no service\nexit 101\n' |
+      sudo_cmd tee "$policy" >/dev/null
+    sudo_cmd chmod 755 "$policy"
+    placed=1
   fi
-  local deb
-  for deb in "$dir"/debs/*.deb; do
-    dpkg-deb -x "$deb" "$dir/root" || die "dpkg-deb could not unpack $deb"
-  done
-  rm -rf "$dir/debs"
-  echo "${wanted[*]}" >"$dir/.installed"
+  local rc=0
+  sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null || rc=$?
+  if [ "$placed" = 1 ]; then
+    sudo_cmd rm -f "$policy"
+  fi
+  [ "$rc" = 0 ] || die "apt-get install ${missing[*]} failed (see its output above)"
+  disable_debian_services "${services[@]}"
 }
 
 install_everything() {

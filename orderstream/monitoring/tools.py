@@ -1,26 +1,25 @@
-"""Where the Debian monitoring binaries are: unpacked by scripts/lib.sh
-(``ensure_monitoring_packages``) under ``<runtime>/debian/root``, never installed system-wide."""
+"""The Debian monitoring binaries (prometheus, promtool, prometheus-alertmanager, amtool,
+prometheus-mysqld-exporter), installed by scripts/lib.sh (``ensure_monitoring_packages``)
+with their Debian services kept off."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+
+#: Where Debian installs them; also looked up on PATH.
+BIN_DIRS = "/usr/bin:/usr/sbin:/bin:/sbin"
 
 
 class ToolMissing(RuntimeError):
-    """A monitoring binary is not unpacked; the message says how to get it."""
+    """A monitoring binary is not installed; the message says how to get it."""
 
 
-def debian_root(runtime_dir: Path) -> Path:
-    return runtime_dir / "debian" / "root"
-
-
-def binary(runtime_dir: Path, name: str) -> Path:
-    """Path of ``prometheus``, ``promtool``, ``prometheus-alertmanager``, ``amtool`` or
-    ``prometheus-mysqld-exporter``."""
-    path = debian_root(runtime_dir) / "usr" / "bin" / name
-    if not path.exists():
+def binary(name: str) -> Path:
+    path = shutil.which(name) or shutil.which(name, path=BIN_DIRS)
+    if path is None:
         raise ToolMissing(
-            f"{name} is missing at {path}: run scripts/start.sh (or `source scripts/lib.sh && "
-            "install_everything`), which unpacks the Debian monitoring packages"
+            f"{name} is not installed: run scripts/start.sh (or `source scripts/lib.sh && "
+            "install_everything`), which installs the Debian monitoring packages"
         )
-    return path
+    return Path(path)

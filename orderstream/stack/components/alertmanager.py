@@ -1,4 +1,4 @@
-"""Alertmanager 0.25 (Debian package, unpacked under ``<runtime>/debian``): routes the alerts
+"""Alertmanager 0.25 (Debian package, its own service kept off): routes the alerts
 Prometheus sends by severity to the project's receiver (alert_receiver.py).
 
 Its configuration is the repository's ``alertmanager/alertmanager.yml`` with the webhook URLs
@@ -48,7 +48,7 @@ class Alertmanager(Component):
 
     def _binary(self, name: str) -> Path:
         try:
-            return tools.binary(self.layout.root, name)
+            return tools.binary(name)
         except tools.ToolMissing as exc:
             raise StackError(str(exc)) from None
 
@@ -62,7 +62,7 @@ class Alertmanager(Component):
     def programs(self) -> list[Program]:
         m = self.monitoring
         command = [
-            str(tools.debian_root(self.layout.root) / "usr" / "bin" / "prometheus-alertmanager"),
+            str(self._binary("prometheus-alertmanager")),
             f"--config.file={self.config_path}",
             f"--storage.path={self.data_dir}",
             f"--web.listen-address={self.settings.host}:{m.alertmanager_port}",

@@ -1,4 +1,4 @@
-"""prometheus-mysqld-exporter 0.14 (Debian package, unpacked under ``<runtime>/debian``):
+"""prometheus-mysqld-exporter 0.14 (Debian package, its own service kept off):
 MariaDB's status and variables for Prometheus, read as the ``exporter`` user that
 mysql-init/02-users.sql creates (PROCESS, REPLICATION CLIENT, SELECT), from an owner-only
 my.cnf (``--config.my-cnf``, which later exporter versions also read)."""
@@ -44,7 +44,7 @@ class MysqldExporter(Component):
 
     def programs(self) -> list[Program]:
         command = [
-            str(tools.debian_root(self.layout.root) / "usr" / "bin" / "prometheus-mysqld-exporter"),
+            str(self._binary()),
             f"--config.my-cnf={self.cnf_path}",
             f"--web.listen-address={self.settings.host}:{self.monitoring.mysqld_exporter_port}",
             "--collect.binlog_size",  # binlog files and bytes (the MariaDB dashboard)
@@ -54,11 +54,14 @@ class MysqldExporter(Component):
     def ports(self) -> list[Port]:
         return [Port(self.monitoring.mysqld_exporter_port, MYSQLD_EXPORTER_PORT, self.name)]
 
-    def check_installed(self) -> None:
+    def _binary(self) -> Path:
         try:
-            tools.binary(self.layout.root, "prometheus-mysqld-exporter")
+            return tools.binary("prometheus-mysqld-exporter")
         except tools.ToolMissing as exc:
             raise StackError(str(exc)) from None
+
+    def check_installed(self) -> None:
+        self._binary()
 
     def mysql_up(self) -> float | None:
         resp = requests.get(self.metrics_url, timeout=5)

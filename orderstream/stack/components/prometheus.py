@@ -1,4 +1,4 @@
-"""Prometheus 2.42 (Debian package, unpacked under ``<runtime>/debian``): scrapes every
+"""Prometheus 2.42 (Debian package, its own service kept off): scrapes every
 component with the jobs of the repository's ``prometheus.yml`` and evaluates
 ``prometheus/rules``.
 
@@ -50,7 +50,7 @@ class Prometheus(Component):
 
     def _binary(self, name: str) -> Path:
         try:
-            return tools.binary(self.layout.root, name)
+            return tools.binary(name)
         except tools.ToolMissing as exc:
             raise StackError(str(exc)) from None
 
@@ -67,18 +67,14 @@ class Prometheus(Component):
         return [File(self.conf_dir / rel, text) for rel, text in self.rendered().items()]
 
     def programs(self) -> list[Program]:
-        root = tools.debian_root(self.layout.root)
         command = [
-            str(root / "usr" / "bin" / "prometheus"),
+            str(self._binary("prometheus")),
             f"--config.file={self.conf_dir / 'prometheus.yml'}",
             f"--storage.tsdb.path={self.data_dir}",
             f"--storage.tsdb.retention.time={RETENTION}",
             f"--web.listen-address={self.settings.host}:{self.monitoring.prometheus_port}",
             f"--web.external-url={self.monitoring.prometheus_url}",
             "--web.enable-lifecycle",  # POST /-/reload applies a changed configuration
-            f"--web.local-assets={root / 'usr' / 'share' / 'prometheus' / 'web'}",
-            f"--web.console.templates={root / 'etc' / 'prometheus' / 'consoles'}",
-            f"--web.console.libraries={root / 'etc' / 'prometheus' / 'console_libraries'}",
         ]
         return [Program(self.name, command, stopwaitsecs=30)]
 

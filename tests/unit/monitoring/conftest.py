@@ -5,11 +5,10 @@ from pathlib import Path
 import pytest
 
 from orderstream.monitoring import tools
-from orderstream.settings import Settings
 
 
 def _tool(name: str) -> Path:
-    return tools.binary(Settings.from_env().runtime_dir, name)
+    return tools.binary(name)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import yaml
 
 from orderstream.knobs import SettingsError
 from orderstream.monitoring import tools
-from orderstream.settings import REPO_ROOT, Settings
+from orderstream.settings import REPO_ROOT
 from orderstream.stack import components
 from orderstream.stack.components import StackContext, StackError
 from orderstream.stack.components.alert_receiver import AlertReceiver
@@ -48,7 +48,7 @@ def test_prometheus_renders_config_rules_and_native_targets(ctx: StackContext) -
     kafka = yaml.safe_load(files[f"{conf}/targets/kafka.yml"])
     assert [g["labels"]["instance"] for g in kafka] == ["kafka-1", "kafka-2", "kafka-3"]
     [program] = prometheus.programs()
-    assert program.command[0] == "/rt/debian/root/usr/bin/prometheus"
+    assert program.command[0] == "/usr/bin/prometheus"
     assert f"--config.file={conf}/prometheus.yml" in program.command
     assert "--storage.tsdb.path=/rt/data/prometheus" in program.command
     assert "--web.listen-address=127.0.0.1:9090" in program.command
@@ -82,18 +82,12 @@ def test_receiver_runs_the_subcommand() -> None:
 
 
 def repo_copy(tmp_path: Path) -> tuple[StackContext, Path]:
-    """A repository copy with the real promtool/amtool in its runtime directory."""
+    """A copy of the repository's monitoring configuration, to break."""
     repo = tmp_path / "repo"
     shutil.copytree(REPO_ROOT / "prometheus", repo / "prometheus")
     shutil.copytree(REPO_ROOT / "alertmanager", repo / "alertmanager")
     shutil.copy(REPO_ROOT / "prometheus.yml", repo / "prometheus.yml")
-    runtime = tmp_path / "rt"
-    bin_dir = tools.debian_root(runtime) / "usr" / "bin"
-    bin_dir.mkdir(parents=True)
-    real = tools.debian_root(Settings.from_env().runtime_dir) / "usr" / "bin"
-    for name in ("prometheus", "promtool", "prometheus-alertmanager", "amtool"):
-        (bin_dir / name).symlink_to(real / name)
-    return make_context(root=runtime, repo=repo), repo
+    return make_context(root=tmp_path / "rt", repo=repo), repo
 
 
 def test_the_repository_configuration_passes_the_checks(tmp_path: Path) -> None:
@@ -132,10 +126,12 @@ def test_a_broken_alertmanager_yml_stops_the_start(tmp_path: Path) -> None:
         Alertmanager(ctx).check_installed()
 
 
-def test_missing_binaries_say_how_to_install(tmp_path: Path) -> None:
-    ctx = make_context(root=tmp_path, repo=REPO_ROOT)
+def test_missing_binaries_say_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setattr(tools, "BIN_DIRS", "/nonexistent")
+    ctx = make_context(repo=REPO_ROOT)
     for component in (Prometheus(ctx), Alertmanager(ctx), MysqldExporter(ctx)):
-        with pytest.raises(StackError, match="run scripts/start.sh"):
+        with pytest.raises(StackError, match="is not installed: run scripts/start.sh"):
             component.check_installed()
 
 
