@@ -72,12 +72,17 @@ def build() -> Board:
     )
     board.timeseries(
         "Row operations",
-        "Rows read, inserted, updated and deleted by InnoDB per second.",
+        "Rows written, updated and deleted (storage-engine handler calls), and rows read, "
+        "per second.",
         [
             Query(
-                rate(f"mysql_global_status_innodb_row_ops_total{{{M}}}", by="operation"),
-                "{{operation}}",
-            )
+                rate(
+                    f'mysql_global_status_handlers_total{{{M}, handler=~"write|update|delete"}}',
+                    by="handler",
+                ),
+                "{{handler}}",
+            ),
+            Query(rate(f"mysql_global_status_rows_read{{{M}}}"), "read"),
         ],
         unit="ops",
     )

@@ -25,11 +25,11 @@ class AlertReceiver(Component):
 
     def programs(self) -> list[Program]:
         m = self.monitoring
+        # `orderstream alert-receiver` run alone: imports only what it uses (smaller process)
         command = [
             self.ctx.python,
             "-m",
-            "orderstream",
-            "alert-receiver",
+            "orderstream.monitoring.receiver",
             "--host",
             self.settings.host,
             "--port",

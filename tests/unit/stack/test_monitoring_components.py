@@ -77,7 +77,7 @@ def test_exporter_reads_an_owner_only_cnf() -> None:
 
 def test_receiver_runs_the_subcommand() -> None:
     [program] = AlertReceiver(make_context()).programs()
-    assert program.command[:4] == ["/venv/bin/python", "-m", "orderstream", "alert-receiver"]
+    assert program.command[:3] == ["/venv/bin/python", "-m", "orderstream.monitoring.receiver"]
     assert program.command[-2:] == ["--log", "/rt/alerts/notifications.jsonl"]
 
 
