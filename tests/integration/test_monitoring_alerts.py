@@ -4,8 +4,10 @@ receiver records it (and, where it matters, records its resolution).
 Speed-up, said plainly: the production ``for:`` durations (1-2 minutes) and Alertmanager's
 grouping (10 s wait, 1 m interval) would make each case take minutes, so the module fixture
 renders the same rules with every ``for:`` capped at 15 s and Alertmanager grouping at
-5 s/15 s, reloads both, and restores the production files (and reloads) afterwards. The
-conditions (``expr``), labels, routes and receivers are the production ones.
+5 s/15 s, reloads both, and restores the production files (and reloads) afterwards; should
+the test process die first, the next ``orderstream stack start`` renders the production files
+again and reloads. The conditions (``expr``), labels, routes and receivers are the production
+ones.
 """
 
 from __future__ import annotations
