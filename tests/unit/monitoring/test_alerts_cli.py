@@ -69,7 +69,7 @@ def alertmanager(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     monkeypatch.setenv("ORDERSTREAM_ALERTMANAGER_PORT", str(server.server_address[1]))
     try:
         yield served

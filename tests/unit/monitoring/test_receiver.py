@@ -44,7 +44,7 @@ PAYLOAD: dict[str, Any] = {
 def receiver(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     log = tmp_path / "alerts" / "notifications.jsonl"
     server = make_server("127.0.0.1", 0, log)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", log
