@@ -10,6 +10,8 @@ from decimal import Decimal
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from dataflows.cdc import Reason
+
 EVENTS_IN = Counter("orders_events_in", "CDC records read from the input topic")
 PROCESSED = Counter(
     "orders_processed", "Order changes emitted to processed-orders, by Debezium op", ["op"]
@@ -18,6 +20,10 @@ DUPLICATES_DROPPED = Counter(
     "orders_duplicates_dropped", "Changes dropped because their version was already emitted"
 )
 DLQ = Counter("orders_dlq", "Records sent to the dead-letter topic, by reason", ["reason"])
+# Every reason exists from the start at 0: a child that first appears at 1 is invisible to
+# increase(), so the first dead letter would not fire DataflowDeadLetters.
+for _reason in Reason:
+    DLQ.labels(_reason.value)
 LATE_EVENTS = Counter(
     "orders_late_events",
     "Changes that arrived after the watermark passed their window's end, by aggregate",

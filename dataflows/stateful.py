@@ -62,6 +62,7 @@ class WindowedAggregate(
 
     def __init__(self, aggregate: str, windows: EventTimeWindows[V, A], clock: Clock) -> None:
         self._aggregate = aggregate
+        metrics.LATE_EVENTS.labels(aggregate)  # exported at 0 from the start, for increase()
         self._windows = windows
         self._clock = clock
 

@@ -13,4 +13,10 @@ CREATE USER IF NOT EXISTS %(app_user)s@'%%' IDENTIFIED BY %(app_password)s;
 ALTER USER %(app_user)s@'%%' IDENTIFIED BY %(app_password)s;
 GRANT SELECT, INSERT, UPDATE, DELETE ON shop.* TO %(app_user)s@'%%';
 
+-- prometheus-mysqld-exporter: server status and variables, nothing it could change.
+CREATE USER IF NOT EXISTS %(exporter_user)s@'%%' IDENTIFIED BY %(exporter_password)s
+  WITH MAX_USER_CONNECTIONS 3;
+ALTER USER %(exporter_user)s@'%%' IDENTIFIED BY %(exporter_password)s WITH MAX_USER_CONNECTIONS 3;
+GRANT PROCESS, REPLICATION CLIENT, SELECT ON *.* TO %(exporter_user)s@'%%';
+
 FLUSH PRIVILEGES;

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from orderstream.knobs import SettingsError
 from orderstream.loadgen import cli as loadgen_cli
+from orderstream.monitoring import alerts as alerts_cli
+from orderstream.monitoring import receiver as receiver_cli
 from orderstream.poll import WaitTimeout
 from orderstream.reconcile import cli as reconcile_cli
 from orderstream.settings import Settings
@@ -90,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     loadgen_cli.add_parser(sub)
     reconcile_cli.add_parser(sub)
+    alerts_cli.add_parser(sub)
+    receiver_cli.add_parser(sub)
     return parser
 
 

@@ -14,6 +14,9 @@ ORDERSTREAM_PYTHON=${ORDERSTREAM_PYTHON:-}
 # Debian packages the native stack runs on (preflight_checks adds Java 17 and Maven when
 # they are missing).
 APT_PACKAGES=(mariadb-server mariadb-client)
+# Monitoring packages from Debian, as "package=upstream version prefix". Their own services
+# are never started nor enabled: supervisord runs the only copy, with the project's configs.
+MONITORING_PACKAGES=(prometheus=2.42. prometheus-alertmanager=0.25. prometheus-mysqld-exporter=0.14.)
 
 log() { printf 'orderstream: %s\n' "$*" >&2; }
 die() { printf 'orderstream: error: %s\n' "$*" >&2; exit 1; }
@@ -143,9 +146,80 @@ ensure_venv() {
   echo "$want" >"$stamp"
 }
 
+# The candidate version of a Debian package ("" when apt knows none).
+apt_candidate() {
+  apt-cache policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: //p' | grep -v '(none)' || true
+}
+
+# Debian's services of the monitoring packages: stopped and disabled (systemd units or
+# sysvinit links), so that no second Prometheus, Alertmanager or exporter ever runs.
+disable_debian_services() {
+  local service
+  for service in "$@"; do
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+      sudo_cmd systemctl disable --now "$service" >/dev/null 2>&1 || true
+    elif command -v update-rc.d >/dev/null 2>&1; then
+      sudo_cmd service "$service" stop >/dev/null 2>&1 || true
+      sudo_cmd update-rc.d "$service" disable >/dev/null 2>&1 || true
+    fi
+  done
+}
+
+# Install Prometheus 2.42, Alertmanager 0.25 and mysqld-exporter 0.14 from Debian, each only
+# when missing, without letting the packages start their daemons: a policy-rc.d that denies
+# every start is in place during the install (Debian's documented mechanism, honoured by
+# invoke-rc.d and deb-systemd-invoke), then the services are disabled.
+ensure_monitoring_packages() {
+  local spec pkg want version installed missing=() services=()
+  for spec in "${MONITORING_PACKAGES[@]}"; do
+    pkg=${spec%%=*}
+    want=${spec#*=}
+    installed=$(dpkg-query -W -f='${Status} ${Version}' "$pkg" 2>/dev/null || true)
+    if [[ $installed == "install ok installed "* ]]; then
+      version=${installed##* }
+      case "${version#*:}" in
+        "$want"*) continue ;;
+        *) die "Debian package $pkg $version is installed; the project needs ${want}x" ;;
+      esac
+    fi
+    version=$(apt_candidate "$pkg")
+    if [ -z "$version" ]; then
+      sudo_cmd apt-get update -qq
+      version=$(apt_candidate "$pkg")
+    fi
+    [ -n "$version" ] || die "Debian package $pkg is unknown to apt (is this Debian bookworm?)"
+    case "${version#*:}" in
+      "$want"*) ;;
+      *) die "apt offers $pkg $version; the project needs ${want}x (Debian bookworm)" ;;
+    esac
+    missing+=("$pkg=$version")
+    services+=("$pkg")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    return 0
+  fi
+  log "installing Debian packages (their services stay off): ${missing[*]}"
+  local policy=/usr/sbin/policy-rc.d placed=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# placed by orderstream during an install: start no service\nexit 101\n' |
+      sudo_cmd tee "$policy" >/dev/null
+    sudo_cmd chmod 755 "$policy"
+    placed=1
+  fi
+  local rc=0
+  sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null || rc=$?
+  if [ "$placed" = 1 ]; then
+    sudo_cmd rm -f "$policy"
+  fi
+  [ "$rc" = 0 ] || die "apt-get install ${missing[*]} failed (see its output above)"
+  disable_debian_services "${services[@]}"
+}
+
 install_everything() {
   preflight_checks
   ensure_apt_packages
+  ensure_monitoring_packages
   check_build_tools
   ensure_jars
   ensure_venv

@@ -27,9 +27,9 @@ class Layout:
     def log4j2_config(self) -> Path:
         return self.repo / "stack" / "log4j2.properties"
 
-    @property
-    def jmx_config(self) -> Path:
-        return self.repo / "stack" / "jmx-exporter.yml"
+    def jmx_config(self, kind: str) -> Path:
+        """JMX exporter rules of a kind of JVM: ``kafka`` (nodes) or ``connect`` (workers)."""
+        return self.repo / "stack" / "jmx" / f"{kind}.yml"
 
     @property
     def mysql_init(self) -> Path:

@@ -33,6 +33,8 @@ How to add a component (e.g. Prometheus):
 from __future__ import annotations
 
 from orderstream import knobs
+from orderstream.stack.components.alert_receiver import AlertReceiver
+from orderstream.stack.components.alertmanager import Alertmanager
 from orderstream.stack.components.base import (
     Check,
     Component,
@@ -48,6 +50,8 @@ from orderstream.stack.components.dataflow import Dataflow
 from orderstream.stack.components.demoload import DemoLoad
 from orderstream.stack.components.kafka import KafkaCluster
 from orderstream.stack.components.mariadb import MariaDB
+from orderstream.stack.components.mysqld_exporter import MysqldExporter
+from orderstream.stack.components.prometheus import Prometheus
 
 __all__ = [
     "COMPONENTS",
@@ -69,6 +73,11 @@ COMPONENTS: tuple[type[Component], ...] = (
     CdcConnector,
     Dataflow,
     DemoLoad,
+    # monitoring last: it watches a stack that is up (no alerts from the start-up itself)
+    MysqldExporter,
+    AlertReceiver,
+    Alertmanager,
+    Prometheus,
 )
 
 

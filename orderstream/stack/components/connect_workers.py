@@ -77,6 +77,7 @@ class ConnectWorkers(Component):
             args=[str(self.layout.connect_config(worker_id))],
             heap=self.settings.connect_heap,
             jmx=(self.settings.host, self.settings.connect_jmx_ports[i]),
+            jmx_rules="connect",
             log_dir_name=program_name(worker_id),
         )
 

@@ -12,10 +12,12 @@ def jvm_command(
     args: list[str],
     heap: str,
     jmx: tuple[str, int] | None,
+    jmx_rules: str,
     log_dir_name: str,
 ) -> list[str]:
     """``java`` with a fixed heap, G1, the project's log4j2 config and (with ``jmx`` as
-    ``(host, port)``) the Prometheus JMX exporter agent, running ``main_class``."""
+    ``(host, port)``) the Prometheus JMX exporter agent with the rules
+    ``stack/jmx/<jmx_rules>.yml``, running ``main_class``."""
     cmd = [
         "java",
         f"-Xms{heap}",
@@ -29,6 +31,7 @@ def jvm_command(
     ]
     if jmx is not None:
         host, port = jmx
-        cmd.append(f"-javaagent:{layout.jmx_agent}={host}:{port}:{layout.jmx_config}")
+        rules = layout.jmx_config(jmx_rules)
+        cmd.append(f"-javaagent:{layout.jmx_agent}={host}:{port}:{rules}")
     cmd += ["-cp", f"{layout.kafka_libs}/*", main_class, *args]
     return cmd

@@ -101,6 +101,7 @@ class KafkaCluster(Component):
             args=[str(self.layout.kafka_config(node_id))],
             heap=self.settings.kafka_heap,
             jmx=(self.settings.host, self.settings.broker_jmx_ports[i]),
+            jmx_rules="kafka",
             log_dir_name=program_name(node_id),
         )
 

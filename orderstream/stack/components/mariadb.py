@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import pymysql
 
 from orderstream import db
+from orderstream.monitoring.settings import MonitoringSettings
 from orderstream.poll import NotReady, wait_for
 from orderstream.settings import Settings
 from orderstream.stack import render
@@ -17,8 +19,9 @@ from orderstream.stack.components.base import Check, Component, File, Port, Prog
 USERS_SQL_SUFFIX = "users.sql"
 
 
-def users_sql(template: str, settings: Settings) -> str:
-    """mysql-init/02-users.sql with its ``%(name)s`` placeholders filled as string literals."""
+def users_sql(template: str, settings: Settings, more: Mapping[str, str] | None = None) -> str:
+    """mysql-init/02-users.sql with its ``%(name)s`` placeholders filled as string literals;
+    ``more`` holds the users of other components (the mysqld exporter's)."""
     s = settings
     return render.fill_sql(
         template,
@@ -27,6 +30,7 @@ def users_sql(template: str, settings: Settings) -> str:
             "cdc_password": s.db_cdc_password,
             "app_user": s.db_app_user,
             "app_password": s.db_app_password,
+            **(more or {}),
         },
     )
 
@@ -102,16 +106,29 @@ class MariaDB(Component):
         if not self.layout.mariadb_initialized_marker.exists():
             self.apply_mysql_init()
             self.layout.mariadb_initialized_marker.write_text("mysql-init applied\n")
+        else:
+            # idempotent (CREATE IF NOT EXISTS, ALTER, GRANT): users added since the data
+            # directory was initialised (the exporter's) and changed passwords take effect
+            self.apply_mysql_init(only_users=True, quiet=True)
 
-    def apply_mysql_init(self) -> None:
+    def users(self) -> dict[str, str]:
+        """Placeholder values of the other components' users (mysql-init/02-users.sql)."""
+        m = MonitoringSettings.of(self.settings, self.ctx.env)
+        return {"exporter_user": m.db_exporter_user, "exporter_password": m.db_exporter_password}
+
+    def apply_mysql_init(self, only_users: bool = False, quiet: bool = False) -> None:
         """Apply mysql-init/*.sql as the socket-authenticated administrator (setup only)."""
         for path in sorted(self.layout.mysql_init.glob("*.sql")):
+            is_users = path.name.endswith(USERS_SQL_SUFFIX)
+            if only_users and not is_users:
+                continue
             sql = path.read_text()
-            if path.name.endswith(USERS_SQL_SUFFIX):
-                sql = users_sql(sql, self.settings)
+            if is_users:
+                sql = users_sql(sql, self.settings, self.users())
             socket = f"--socket={self.layout.mariadb_socket}"
             self._run("mariadb", socket, "--user=root", stdin=sql, what=f"applying {path.name}")
-            self.ctx.say(f"applied mysql-init/{path.name}")
+            if not quiet:
+                self.ctx.say(f"applied mysql-init/{path.name}")
 
     def _ping(self) -> None:
         result = subprocess.run(

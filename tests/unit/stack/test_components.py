@@ -36,9 +36,10 @@ def supervisord_conf(ctx: StackContext) -> str:
 
 
 @pytest.fixture
-def stack_at_rt(ctx: StackContext) -> Stack:
-    """A Stack over /rt with /repo as repository, python /venv/bin/python, user root."""
-    return Stack(ctx)
+def stack_at_rt() -> Stack:
+    """A Stack over /rt with this repository (whose configuration files the monitoring
+    components render), python /venv/bin/python, user root."""
+    return Stack(make_context(repo=REPO_ROOT))
 
 
 # --- the list -----------------------------------------------------------------------------
@@ -52,6 +53,10 @@ def test_the_list_starts_every_component_in_dependency_order(stack_at_rt: Stack)
         "connector",
         "dataflow",
         "loadgen",
+        "mysqld-exporter",
+        "alert-receiver",
+        "alertmanager",
+        "prometheus",
     ]
 
 
@@ -160,7 +165,7 @@ def test_kafka_command_line(ctx: StackContext) -> None:
     assert cmd[0] == "java"
     assert "-Xmx512m" in cmd
     assert (
-        "-javaagent:/rt/jars/agents/jmx_prometheus_javaagent.jar=127.0.0.1:7072:/repo/stack/jmx-exporter.yml"
+        "-javaagent:/rt/jars/agents/jmx_prometheus_javaagent.jar=127.0.0.1:7072:/repo/stack/jmx/kafka.yml"
         in cmd
     )
     assert cmd[-2:] == [KAFKA_MAIN, "/rt/conf/kafka-2.properties"]
@@ -241,6 +246,10 @@ def test_supervisor_programs_and_connect_environment(stack_at_rt: Stack) -> None
         "connect-2",
         "dataflow",
         "loadgen",
+        "mysqld-exporter",
+        "alert-receiver",
+        "alertmanager",
+        "prometheus",
     ]
     assert "file=/rt/supervisor.sock" in conf
     env_lines = [line for line in conf.splitlines() if line.startswith("environment=")]

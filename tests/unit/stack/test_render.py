@@ -69,8 +69,9 @@ def test_the_shipped_users_sql_has_only_quoted_values() -> None:
     from orderstream.settings import REPO_ROOT
 
     s = make_context({"ORDERSTREAM_DB_CDC_PASSWORD": "x'y"}).settings
-    sql = users_sql((REPO_ROOT / "mysql-init" / "02-users.sql").read_text(), s)
-    assert "%(" not in sql and "'x\\'y'" in sql and "@'%'" in sql
+    exporter = {"exporter_user": "exporter", "exporter_password": "e'p"}
+    sql = users_sql((REPO_ROOT / "mysql-init" / "02-users.sql").read_text(), s, exporter)
+    assert "%(" not in sql and "'x\\'y'" in sql and "@'%'" in sql and "'e\\'p'" in sql
 
 
 def test_write_if_changed(tmp_path: Path) -> None:
