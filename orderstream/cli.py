@@ -31,8 +31,16 @@ def _stack_stop(args: argparse.Namespace) -> int:
 def _connector_register(args: argparse.Namespace) -> int:
     stack = Stack(Settings.from_env())
     spec = ConnectorSpec.from_file(Path(args.file))
-    outcome = stack.register_connector(spec, timeout=args.timeout)
+    outcome = stack.register_connector(spec, timeout=args.timeout, connect_url=args.url)
     print(f"connector {spec.name}: {outcome}, RUNNING")
+    return 0
+
+
+def _topics_create(args: argparse.Namespace) -> int:
+    notes = Stack(Settings.from_env()).ensure_topics(timeout=args.timeout)
+    for note in notes:
+        print(f"orderstream: {note}")
+    print("orderstream: every topic exists")
     return 0
 
 
@@ -69,7 +77,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = conn.add_parser("register", help="create or update a connector from a {name, config} file")
     p.add_argument("file", help="Connect REST body, e.g. connectors/orders-cdc.json")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for RUNNING")
+    p.add_argument(
+        "--url", default=None, help="Connect worker REST URL (default: the first local worker)"
+    )
     p.set_defaults(func=_connector_register)
+
+    topics = sub.add_parser("topics", help="Kafka topics of the data contract").add_subparsers(
+        dest="topics_command", required=True
+    )
+    p = topics.add_parser(
+        "create",
+        help="wait for the 3 brokers, then create the contract's topics that are missing",
+    )
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the brokers")
+    p.set_defaults(func=_topics_create)
 
     for module in ("orderstream.loadgen.cli", "orderstream.reconcile.cli"):
         try:

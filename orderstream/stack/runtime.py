@@ -252,6 +252,14 @@ class Stack:
         self.format_kafka_storage()
         for name in KAFKA_PROGRAMS:
             self.start_program(name)
+        for note in self.ensure_topics():
+            say(note)
+
+    def ensure_topics(self, timeout: float = 120) -> list[str]:
+        """Wait for the 3 brokers in the cluster metadata, then create the missing topics.
+
+        Also what the compose stack's one-shot `orderstream topics create` runs.
+        """
         admin = admin_client(self.settings)
 
         def all_brokers() -> None:
@@ -259,9 +267,8 @@ class Stack:
             if len(view.broker_ids) < len(KAFKA_PROGRAMS):
                 raise StackError(f"brokers in cluster: {sorted(view.broker_ids)}")
 
-        wait_for("3 Kafka brokers in the cluster metadata", all_brokers, timeout=120)
-        for note in ensure_topics(admin, stack_topics(self.settings)):
-            say(note)
+        wait_for("3 Kafka brokers in the cluster metadata", all_brokers, timeout=timeout)
+        return ensure_topics(admin, stack_topics(self.settings))
 
     # --- Connect ------------------------------------------------------------------------------
 
@@ -280,10 +287,15 @@ class Stack:
 
         wait_for("the Debezium MariaDB plugin", plugin_loaded, timeout=30)
 
-    def register_connector(self, spec: ConnectorSpec, timeout: float = 120) -> str:
-        """PUT the connector's config (idempotent) and wait until it and its task run."""
+    def register_connector(
+        self, spec: ConnectorSpec, timeout: float = 120, connect_url: str | None = None
+    ) -> str:
+        """PUT the connector's config (idempotent) and wait until it and its task run.
+
+        ``connect_url`` is the worker to talk to; the first local worker when None.
+        """
         self.check_tables(spec)
-        client = ConnectClient(self.settings.connect_url)
+        client = ConnectClient(connect_url or self.settings.connect_url)
         current = client.get_config(spec.name)
         if current is not None and current == {**spec.config, "name": spec.name}:
             outcome = "unchanged"
