@@ -228,3 +228,10 @@ def test_no_credential_is_written_in_the_compose_file() -> None:
     for key, value in cf.read_env_file().items():
         if "PASSWORD" in key:
             assert value not in raw, f"{key}'s value is in docker-compose.yml: use ${{{key}}}"
+
+
+def test_the_readme_names_every_image_of_the_compose_file() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme.split("## With Docker", 1)[1].split("\n## ", 1)[0]
+    for name, service in SERVICES.items():
+        assert f"`{service['image']}`" in section, f"README: {name}'s image {service['image']}"
