@@ -79,7 +79,9 @@ def test_dataflow_is_healthy_only_while_serving_its_metrics() -> None:
     assert run_healthcheck("dataflow", 9108, free_port()) != 0
 
 
-def test_alert_receiver_is_healthy_only_while_listening() -> None:
-    with serving("/", "") as port:
+def test_alert_receiver_is_healthy_only_while_answering_its_health_path() -> None:
+    with serving("/healthz", "ok\n") as port:
         assert run_healthcheck("alert-receiver", 9095, port) == 0
+    with serving("/other", "ok\n") as port:
+        assert run_healthcheck("alert-receiver", 9095, port) != 0
     assert run_healthcheck("alert-receiver", 9095, free_port()) != 0
