@@ -1,7 +1,7 @@
 """The orders dataflow: ``python -m bytewax.run dataflows.orders``.
 
 Reads Debezium change events of ``shop.orders`` and writes processed-orders, revenue and
-status-transition windows and dead letters (ARCHITECTURE.md §4-6, docs/dataflow.md).
+status-transition windows and dead letters (docs/dataflow.md).
 This module only wires steps; the rules live in the pure modules next to it.
 """
 
@@ -34,7 +34,7 @@ from dataflows.settings import (
 from dataflows.stateful import OrderTracker, WindowedAggregate
 from dataflows.transitions import TransitionSample, TransitionStats
 from dataflows.windows import EventTimeWindows, Fold, WindowResult, WindowSpec, WindowsState
-from orderstream.settings import SettingsError
+from orderstream.knobs import SettingsError
 
 REVENUE_FOLD: Fold[RevenueTotals, RevenueTotals] = Fold(revenue.initialize, revenue.agg)
 TRANSITIONS_FOLD: Fold[TransitionSample, TransitionStats] = Fold(

@@ -1,7 +1,10 @@
-"""The dataflow's settings: the shared stack settings plus its own knobs, all from the env.
+"""The dataflow's own settings: only the variables ``dataflows.orders`` uses, from the env.
 
-A malformed value raises :class:`orderstream.settings.SettingsError` naming the variable;
-``dataflows.orders.flow`` turns that into a one-line exit message.
+Nothing about MariaDB, JMX, heaps or the stack's other ports is read here, so no such
+setting can stop the dataflow. Knobs shared with other programs (host, bootstrap servers,
+topic names, window length, lateness, metrics port) come from :mod:`orderstream.knobs`, each
+with its one default. A malformed value raises :class:`orderstream.knobs.SettingsError`
+naming the variable; ``dataflows.orders.flow`` turns that into a one-line exit message.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from orderstream.settings import Settings, env_int
+from orderstream import knobs
+from orderstream.knobs import TopicNames, env_int
 
 #: Per-order state (dedupe baseline, status entry time) is dropped after this much system
 #: time without a change for the order.
@@ -21,35 +25,24 @@ ORDER_STATE_IDLE_SECONDS = ("ORDERSTREAM_ORDER_STATE_IDLE_SECONDS", 6 * 3600)
 #: the watermark) so late changes can still correct it.
 WINDOW_RETENTION_SECONDS = ("ORDERSTREAM_WINDOW_RETENTION_SECONDS", 24 * 3600)
 #: Prometheus /metrics port of the first dataflow process; process i serves on port + i.
-#: Read by orderstream.settings (default 9108), which also checks it against other ports.
-METRICS_PORT_VARIABLE = "ORDERSTREAM_DATAFLOW_METRICS_PORT"
+METRICS_PORT_VARIABLE = knobs.DATAFLOW_METRICS_PORT
 #: How long the producer may try to deliver a record before the dataflow stops.
 DELIVERY_TIMEOUT_SECONDS = ("ORDERSTREAM_DATAFLOW_DELIVERY_TIMEOUT_SECONDS", 120)
 
-
 @dataclass(frozen=True)
 class FlowConfig:
-    """The knobs of the dataflow's semantics (ARCHITECTURE.md §5)."""
+    """The knobs of the dataflow's semantics (docs/dataflow.md, "Semantics")."""
 
-    window_length: timedelta = timedelta(seconds=60)
-    allowed_lateness: timedelta = timedelta(seconds=10)
-    window_retention: timedelta = timedelta(hours=24)
-    order_state_idle: timedelta = timedelta(hours=6)
-
-
-@dataclass(frozen=True)
-class Topics:
-    cdc: str
-    processed: str
-    revenue: str
-    transitions: str
-    dlq: str
+    window_length: timedelta = timedelta(seconds=knobs.DEFAULT_WINDOW_SECONDS)
+    allowed_lateness: timedelta = timedelta(seconds=knobs.DEFAULT_ALLOWED_LATENESS_SECONDS)
+    window_retention: timedelta = timedelta(seconds=WINDOW_RETENTION_SECONDS[1])
+    order_state_idle: timedelta = timedelta(seconds=ORDER_STATE_IDLE_SECONDS[1])
 
 
 @dataclass(frozen=True)
 class DataflowSettings:
     bootstrap_servers: str
-    topics: Topics
+    topics: TopicNames
     flow: FlowConfig
     metrics_host: str
     metrics_port: int
@@ -58,7 +51,6 @@ class DataflowSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DataflowSettings:
         e = os.environ if env is None else env
-        stack = Settings.from_env(e)
         name, default = ORDER_STATE_IDLE_SECONDS
         idle = env_int(e, name, default, minimum=1)
         name, default = WINDOW_RETENTION_SECONDS
@@ -66,22 +58,16 @@ class DataflowSettings:
         name, default = DELIVERY_TIMEOUT_SECONDS
         delivery_timeout = env_int(e, name, default, minimum=1)
         return cls(
-            bootstrap_servers=stack.bootstrap_servers,
-            topics=Topics(
-                cdc=stack.topic_cdc,
-                processed=stack.topic_processed,
-                revenue=stack.topic_revenue,
-                transitions=stack.topic_transitions,
-                dlq=stack.topic_dlq,
-            ),
+            bootstrap_servers=knobs.bootstrap_servers(e),
+            topics=TopicNames.from_env(e),
             flow=FlowConfig(
-                window_length=timedelta(seconds=stack.window_seconds),
-                allowed_lateness=timedelta(seconds=stack.allowed_lateness_seconds),
+                window_length=timedelta(seconds=knobs.window_seconds(e)),
+                allowed_lateness=timedelta(seconds=knobs.allowed_lateness_seconds(e)),
                 window_retention=timedelta(seconds=retention),
                 order_state_idle=timedelta(seconds=idle),
             ),
-            metrics_host=stack.host,
-            metrics_port=stack.dataflow_metrics_port,
+            metrics_host=knobs.host(e),
+            metrics_port=knobs.dataflow_metrics_port(e),
             delivery_timeout=timedelta(seconds=delivery_timeout),
         )
 

@@ -5,7 +5,7 @@
 # The template's %(name)s placeholders are filled from ORDERSTREAM_DB_<NAME> (e.g.
 # %(cdc_password)s from ORDERSTREAM_DB_CDC_PASSWORD) as quoted, escaped SQL string literals,
 # and %% becomes %: the same text `orderstream stack start` renders natively
-# (orderstream.stack.render.users_sql), which tests/unit/compose checks byte for byte.
+# (orderstream.stack.components.mariadb.users_sql), which tests/unit/compose checks byte for byte.
 #
 # Sourced, not executed, by the image's entrypoint (the file is deliberately not executable), so
 # its docker_process_sql and mysql_error functions are in scope. Everything is inside functions

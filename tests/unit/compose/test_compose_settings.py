@@ -16,18 +16,24 @@ from pathlib import Path
 import pytest
 
 from dataflows.settings import DataflowSettings
+from orderstream.knobs import Database
 from orderstream.settings import REPO_ROOT, Settings
-from orderstream.stack import render
+from orderstream.stack.components import StackContext, connect_workers, dataflow, kafka
+from orderstream.stack.components.connector import CDC_CONNECTOR_FILE
+from orderstream.stack.components.demoload import DemoLoad
+from orderstream.stack.components.mariadb import MariaDB
 from orderstream.stack.kafka_admin import stack_topics
 from orderstream.stack.layout import Layout
-from orderstream.stack.runtime import CDC_CONNECTOR_FILE
+from orderstream.stack.supervisor import Supervisor
 from tests.unit.compose import compose_file as cf
 
 SERVICES: dict[str, cf.Service] = cf.load()["services"]
+#: the native stack with every default, as `orderstream stack start` would render it
 NATIVE = Settings.from_env({})
 LAYOUT = Layout(Path("/native-runtime"))
-KAFKA = [f"kafka-{n}" for n in render.KAFKA_NODE_IDS]
-CONNECT = [f"connect-{n}" for n in render.CONNECT_WORKER_IDS]
+CTX = StackContext(NATIVE, LAYOUT, Supervisor(LAYOUT.supervisor_socket), env={}, python="python")
+KAFKA = [kafka.program_name(n) for n in kafka.NODE_IDS]
+CONNECT = [connect_workers.program_name(n) for n in connect_workers.WORKER_IDS]
 
 #: server.properties keys that say where a node is (addresses, paths), not how it behaves
 KAFKA_PLACE_KEYS = {
@@ -53,11 +59,11 @@ def internal_bootstrap() -> str:
     return ",".join(addresses)
 
 
-@pytest.mark.parametrize("node_id", render.KAFKA_NODE_IDS)
+@pytest.mark.parametrize("node_id", kafka.NODE_IDS)
 def test_kafka_nodes_get_the_native_server_properties(node_id: int) -> None:
     service = SERVICES[f"kafka-{node_id}"]
     compose = cf.kafka_image_properties(cf.environment(service))
-    native = render.kafka_node_properties(NATIVE, LAYOUT, node_id)
+    native = kafka.KafkaCluster(CTX).node_properties(node_id)
     for key, value in native.items():
         if key in KAFKA_PLACE_KEYS:
             continue
@@ -104,11 +110,11 @@ def test_kafka_cluster_id_is_a_valid_kraft_id() -> None:
     assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
 
 
-@pytest.mark.parametrize("worker_id", render.CONNECT_WORKER_IDS)
+@pytest.mark.parametrize("worker_id", connect_workers.WORKER_IDS)
 def test_connect_workers_get_the_native_worker_properties(worker_id: int) -> None:
     name = f"connect-{worker_id}"
     compose = cf.debezium_connect_properties(cf.environment(SERVICES[name]))
-    native = render.connect_worker_properties(NATIVE, LAYOUT, worker_id)
+    native = connect_workers.ConnectWorkers(CTX).worker_properties(worker_id)
     for key, value in native.items():
         if key in CONNECT_PLACE_KEYS:
             continue
@@ -118,7 +124,7 @@ def test_connect_workers_get_the_native_worker_properties(worker_id: int) -> Non
     listen_port = int(compose["listeners"].rsplit(":", 1)[1])
     assert int(compose["rest.advertised.port"]) == listen_port
     (published,) = cf.published_ports(SERVICES[name])
-    i = render.CONNECT_WORKER_IDS.index(worker_id)
+    i = connect_workers.WORKER_IDS.index(worker_id)
     assert (published.host_port, published.container_port) == (NATIVE.connect_ports[i], listen_port)
 
 
@@ -129,8 +135,12 @@ def connector_files() -> list[Path]:
 @pytest.mark.parametrize("name", CONNECT)
 def test_connector_placeholders_resolve_in_the_workers(name: str) -> None:
     env = cf.environment(SERVICES[name])
-    native_keys = set(render.connect_worker_environment(NATIVE))
-    assert {k for k in env if k.startswith("ORDERSTREAM_")} == native_keys
+    native = connect_workers.ConnectWorkers(CTX).environment()
+    assert {k for k in env if k.startswith("ORDERSTREAM_")} == set(native)
+    addresses = {"ORDERSTREAM_HOST", "ORDERSTREAM_DB_PORT", "ORDERSTREAM_KAFKA_BOOTSTRAP"}
+    for key, value in native.items():
+        if key not in addresses:  # topic names and (with .env's defaults) credentials
+            assert env[key] == value, f"{name}: {key}"
     props = cf.debezium_connect_properties(env)
     allow = re.compile(props["config.providers.env.param.allowlist.pattern"])
     for path in connector_files():
@@ -161,8 +171,12 @@ def test_connector_setup_registers_the_native_connector_file() -> None:
     assert env["ORDERSTREAM_HOST"] == "mariadb"
     # the Connect healthcheck waits for the plugin of the registered connector
     spec = json.loads((REPO_ROOT / "connectors" / CDC_CONNECTOR_FILE).read_text())
+    assert spec["config"]["connector.class"] == connect_workers.DEBEZIUM_PLUGIN_CLASS
     for name in CONNECT:
-        assert spec["config"]["connector.class"] in " ".join(SERVICES[name]["healthcheck"]["test"])
+        health = " ".join(SERVICES[name]["healthcheck"]["test"])
+        assert connect_workers.DEBEZIUM_PLUGIN_CLASS in health
+    # registering also creates Debezium's schema history topic: it needs the cluster too
+    assert Settings.from_env(env).bootstrap_servers == internal_bootstrap()
 
 
 def dockerfile_workdir() -> str:
@@ -193,11 +207,11 @@ def test_the_dataflow_reads_and_writes_the_native_topics_with_the_native_semanti
 def test_the_dataflow_command_is_the_native_one_with_recovery_on_a_volume() -> None:
     service = SERVICES["dataflow"]
     compose = cf.command(service)
-    native = render.dataflow_command(NATIVE, LAYOUT, "python")
+    native = dataflow.Dataflow(CTX).command()
     recovery = compose[compose.index("-r") + 1]
     native[native.index("-r") + 1] = recovery
     assert compose == native
-    assert compose[3] == render.DATAFLOW_MODULE
+    assert compose[3] == dataflow.DATAFLOW_MODULE
     volume = cf.mount_source(service, recovery)
     assert volume == cf.mount_source(SERVICES["dataflow-recovery"], recovery)
     assert volume in cf.load()["volumes"]
@@ -234,23 +248,25 @@ def test_recovery_partitions_are_created_once(tmp_path: Path) -> None:
     recovery = cf.mounts(service)[0].target
     assert cmd[:2] == ["sh", "-c"]
     script = cmd[2].replace(recovery, str(tmp_path)).replace("python ", f"{sys.executable} ")
-    assert f"bytewax.recovery {tmp_path} {render.RECOVERY_PARTITIONS}" in script
+    assert f"bytewax.recovery {tmp_path} {dataflow.RECOVERY_PARTITIONS}" in script
     for _ in range(2):
         result = subprocess.run(["sh", "-c", script], capture_output=True, text=True)
         assert result.returncode == 0, result.stderr[-2000:]
-    assert len(list(tmp_path.iterdir())) == render.RECOVERY_PARTITIONS
+    assert len(list(tmp_path.iterdir())) == dataflow.RECOVERY_PARTITIONS
 
 
 def test_the_demo_load_is_the_native_one() -> None:
     service = SERVICES["loadgen"]
-    assert cf.command(service) == render.demo_load_command(NATIVE, "python")
-    env = cf.environment(service)
-    compose = Settings.from_env(env)
-    assert (compose.db_app_user, compose.db_app_password) == (
-        NATIVE.db_app_user,
-        NATIVE.db_app_password,
+    assert cf.command(service) == DemoLoad(CTX).command()
+    compose = Database.from_env(cf.environment(service))
+    native = Database.from_env({})
+    assert (compose.name, compose.user, compose.password, compose.port) == (
+        native.name,
+        native.user,
+        native.password,
+        native.port,
     )
-    assert compose.host == "mariadb" and compose.db_port == NATIVE.db_port
+    assert compose.host in SERVICES
 
 
 def test_mariadb_runs_with_the_native_server_settings() -> None:
@@ -259,7 +275,7 @@ def test_mariadb_runs_with_the_native_server_settings() -> None:
     for flag in cf.command(service):
         key, _, value = flag.removeprefix("--").partition("=")
         flags[key.replace("_", "-")] = value
-    section = render.mariadb_cnf(NATIVE, LAYOUT).split("[client]")[0]
+    section = MariaDB(CTX).cnf().split("[client]")[0]
     location = {"datadir", "socket", "pid-file", "port", "bind-address", "log-bin"}
     for line in section.splitlines()[1:]:
         if not line.strip():

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from orderstream.settings import REPO_ROOT
-from orderstream.stack import render
+from orderstream.stack.components.dataflow import DATAFLOW_MODULE
 from tests.unit.compose import compose_file as cf
 
 
@@ -126,7 +126,7 @@ def test_no_secret_reaches_the_image() -> None:
 def test_the_default_command_is_the_dataflow() -> None:
     (cmd,) = FINAL.all("CMD")
     assert cmd.startswith("[")
-    assert json.loads(cmd) == ["python", "-m", "bytewax.run", render.DATAFLOW_MODULE]
+    assert json.loads(cmd) == ["python", "-m", "bytewax.run", DATAFLOW_MODULE]
 
 
 def test_the_pip_pin_is_the_native_venvs() -> None:

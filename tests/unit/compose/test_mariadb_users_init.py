@@ -3,7 +3,7 @@
 The script is run here with bash, as the MariaDB image's entrypoint sources it (its
 ``docker_process_sql`` and ``mysql_error`` stubbed to capture the SQL), with the environment
 docker-compose.yml gives the mariadb service; the native text is
-``orderstream.stack.render.users_sql`` with the settings read from that same environment.
+``orderstream.stack.components.mariadb.users_sql`` with the settings read from that environment.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ import subprocess
 import pytest
 
 from orderstream.settings import REPO_ROOT, Settings
-from orderstream.stack import render
-from orderstream.stack.runtime import quote_sql_string
+from orderstream.stack.components.mariadb import users_sql
 from tests.unit.compose import compose_file as cf
 
 SCRIPT = REPO_ROOT / "docker" / "mariadb" / "02-users.sh"
@@ -57,7 +56,7 @@ def test_the_script_renders_the_native_users_sql(overrides: dict[str, str]) -> N
     env = mariadb_environment({**cf.read_env_file(), **overrides})
     result = run_script(env)
     assert result.returncode == 0, result.stderr
-    native = render.users_sql(TEMPLATE.read_text(), Settings.from_env(env), quote_sql_string)
+    native = users_sql(TEMPLATE.read_text(), Settings.from_env(env))
     assert result.stdout.rstrip("\n") == native.rstrip("\n")
     if not overrides:
         assert "%(" not in result.stdout, "a placeholder was left unfilled"

@@ -133,3 +133,37 @@ def test_metrics_port_in_use_exits_naming_the_variable(monkeypatch: pytest.Monke
         monkeypatch.setattr(sys, "argv", ["bytewax.run", "dataflows.orders"])
         with pytest.raises(SystemExit, match="ORDERSTREAM_DATAFLOW_METRICS_PORT"):
             orders.flow()
+
+
+@pytest.mark.parametrize(
+    "stack_only",
+    [
+        {"ORDERSTREAM_KAFKA_HEAP": "lots"},
+        {"ORDERSTREAM_CONNECT_HEAP": "1t"},
+        {"ORDERSTREAM_DB_PORT": "abc"},
+        {"ORDERSTREAM_DB_CDC_PASSWORD": " "},
+        {"ORDERSTREAM_KAFKA_JMX_PORTS": "1,2"},
+        {"ORDERSTREAM_CONNECT_PORTS": "8083,9092"},  # a port clash of the stack
+        {"ORDERSTREAM_DEMO_RATE": "fast"},
+        {"ORDERSTREAM_DATAFLOW_WORKERS": "0"},
+        {"ORDERSTREAM_RUNTIME_DIR": " "},
+    ],
+)
+def test_a_broken_stack_only_setting_does_not_stop_the_dataflow(
+    stack_only: dict[str, str],
+) -> None:
+    assert DataflowSettings.from_env(stack_only) == DataflowSettings.from_env({})
+
+
+def test_the_dataflow_reads_the_stack_knobs_it_shares_with_one_default() -> None:
+    from orderstream.settings import Settings
+
+    env = {"ORDERSTREAM_HOST": "10.0.0.5", "ORDERSTREAM_KAFKA_PORTS": "1,2,3"}
+    flow, stack = DataflowSettings.from_env(env), Settings.from_env(env)
+    assert flow.bootstrap_servers == stack.bootstrap_servers == "10.0.0.5:1,10.0.0.5:2,10.0.0.5:3"
+    assert flow.metrics_host == stack.host
+    defaults, stack_defaults = DataflowSettings.from_env({}), Settings.from_env({})
+    assert defaults.flow == FlowConfig()
+    assert defaults.flow.window_length == timedelta(seconds=stack_defaults.window_seconds)
+    assert defaults.topics == stack_defaults.topics
+    assert defaults.metrics_port == stack_defaults.dataflow_metrics_port
