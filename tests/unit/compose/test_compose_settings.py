@@ -216,8 +216,9 @@ def test_the_dataflow_command_is_the_native_one_with_recovery_on_a_volume() -> N
     assert volume == cf.mount_source(SERVICES["dataflow-recovery"], recovery)
     assert volume in cf.load()["volumes"]
     assert service["stop_signal"] == "SIGINT"
-    port = f":{NATIVE.dataflow_metrics_port}/metrics"
-    assert port in " ".join(service["healthcheck"]["test"])
+    health = " ".join(service["healthcheck"]["test"])
+    assert f":{NATIVE.dataflow_metrics_port}/metrics" in health
+    assert dataflow.READY_METRIC in health, "healthy as `orderstream status` judges it"
 
 
 def test_the_scaled_dataflow_processes_agree_on_addresses_and_flags() -> None:
