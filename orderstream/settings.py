@@ -11,7 +11,7 @@ A stack component with knobs of its own reads them in its module
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from orderstream import knobs
@@ -38,9 +38,9 @@ class Settings:
     db_port: int
     db_name: str
     db_app_user: str
-    db_app_password: str
+    db_app_password: str = field(repr=False)
     db_cdc_user: str
-    db_cdc_password: str
+    db_cdc_password: str = field(repr=False)
     broker_ports: tuple[int, int, int]
     controller_ports: tuple[int, int, int]
     broker_jmx_ports: tuple[int, int, int]

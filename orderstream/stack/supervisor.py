@@ -3,6 +3,7 @@ client for its XML-RPC interface over its unix socket."""
 
 from __future__ import annotations
 
+import http.client
 import shlex
 import xmlrpc.client
 from collections.abc import Mapping, Sequence
@@ -119,8 +120,10 @@ class ProgramState:
 class Supervisor:
     def __init__(self, socket_path: Path) -> None:
         self.socket_path = socket_path
-        transport = SupervisorTransport(None, None, f"unix://{socket_path}")
-        self._proxy: Any = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+        self._transport = SupervisorTransport(None, None, f"unix://{socket_path}")
+        self._proxy: Any = xmlrpc.client.ServerProxy(
+            "http://127.0.0.1", transport=self._transport
+        )
 
     def _call(self, method: str, *args: object) -> object:
         if not self.socket_path.exists():
@@ -129,7 +132,9 @@ class Supervisor:
             )
         try:
             return cast(object, getattr(self._proxy.supervisor, method)(*args))
-        except (ConnectionRefusedError, FileNotFoundError) as exc:
+        except (ConnectionError, FileNotFoundError, http.client.HTTPException) as exc:
+            # refused, reset while it shuts down, or gone: the next call opens a new connection
+            self._transport.close()
             raise SupervisorUnavailable(
                 f"supervisord does not answer on {self.socket_path}: {exc}"
             ) from exc

@@ -48,3 +48,8 @@ def test_bad_values_name_the_variable(reader: object, name: str, value: str) -> 
 def test_port_clashes_name_both_settings() -> None:
     with pytest.raises(SettingsError, match="B: port 2 is also used by A"):
         knobs.check_port_clashes([("A", (1, 2)), ("B", (2,))])
+
+
+def test_the_stack_settings_do_not_print_passwords() -> None:
+    text = repr(Settings.from_env({"ORDERSTREAM_DB_CDC_PASSWORD": "cdc-secret"}))
+    assert "cdc-secret" not in text and "shop-app-dev-password" not in text

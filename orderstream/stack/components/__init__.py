@@ -4,8 +4,13 @@ A component is a subclass of :class:`~orderstream.stack.components.base.Componen
 how it is installed (``check_installed``), what it renders (``files``), how it runs under
 supervisord (``programs``), which ports it takes and which variable chooses each (``ports``),
 its one-time set-up (``prepare``), how to wait for it (``wait_ready``), what to do once it is
-up (``after_start``), how ``orderstream status`` checks it (``checks``) and what
-``stop --purge`` deletes (``purge_paths``). Every hook has a do-nothing default.
+up (``after_start``), how ``orderstream status`` checks it (``checks``), what
+``orderstream stack info`` shows (``where``), whether it should run at all (``wanted``) and
+what ``stop --purge`` deletes (``purge_paths``). Every hook has a do-nothing default.
+``self.ctx`` (:class:`~orderstream.stack.components.base.StackContext`) gives the stack's
+settings, paths, the supervisor client, the environment and helpers (``say``, ``tool``,
+``wait_running``); waits use :func:`orderstream.poll.wait_for`, retrying only on
+``NotReady`` and the exception types named in ``retry_on``.
 
 How to add a component (e.g. Prometheus):
 
@@ -18,9 +23,11 @@ How to add a component (e.g. Prometheus):
    ``ports()`` (clashes with any other component's port are refused, naming both variables),
    a real health probe from ``checks()`` and its data directory from ``purge_paths()``.
 2. Add ``Prometheus`` to :data:`COMPONENTS` below, after the components it depends on.
-3. Add its variables to the README's settings table (a unit test checks the table) and a test
-   in ``tests/unit/stack/`` of what it renders (``test_components.py`` already checks that
-   every listed component renders and that ``status`` names it).
+3. Add its variables to the README's settings table (a unit test checks the table), its
+   name to the expected start order and its programs to the expected supervisor programs in
+   ``tests/unit/stack/test_components.py`` (which already checks that every listed component
+   renders, that its ports do not clash and that ``status`` names it), and a test of what it
+   renders.
 """
 
 from __future__ import annotations
