@@ -235,3 +235,18 @@ def test_the_readme_names_every_image_of_the_compose_file() -> None:
     section = readme.split("## With Docker", 1)[1].split("\n## ", 1)[0]
     for name, service in SERVICES.items():
         assert f"`{service['image']}`" in section, f"README: {name}'s image {service['image']}"
+
+
+def test_grafana_runs_the_version_the_dashboards_are_built_for() -> None:
+    """The dashboards are generated with grafana-foundation-sdk's build for one Grafana line."""
+    pyproject = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
+    pins = [
+        dep
+        for dep in pyproject["project"]["dependencies"]
+        if dep.startswith("grafana-foundation-sdk==")
+    ]
+    assert len(pins) == 1, "grafana-foundation-sdk is pinned once in pyproject.toml"
+    sdk_grafana = re.search(r"!(\d+\.\d+)\.", pins[0])
+    assert sdk_grafana, f"{pins[0]} names no Grafana version"
+    tag = SERVICES["grafana"]["image"].rpartition(":")[2]
+    assert tag.startswith(sdk_grafana.group(1) + "."), (tag, pins[0])
