@@ -16,6 +16,7 @@ from orderstream.reconcile import cli as reconcile_cli
 from orderstream.settings import Settings
 from orderstream.stack.components import StackContext, StackError
 from orderstream.stack.components.connector import register
+from orderstream.stack.components.kafka import KafkaCluster
 from orderstream.stack.connect import ConnectError, ConnectorSpec
 from orderstream.stack.health import check_all, print_report
 from orderstream.stack.runtime import Stack
@@ -49,8 +50,17 @@ def _stack_info(args: argparse.Namespace) -> int:
 def _connector_register(args: argparse.Namespace) -> int:
     spec = ConnectorSpec.from_file(Path(args.file))
     ctx = StackContext.of(Settings.from_env())
-    outcome = register(ctx, spec, timeout=args.timeout)
+    outcome = register(ctx, spec, timeout=args.timeout, connect_url=args.url)
     print(f"connector {spec.name}: {outcome}, RUNNING")
+    return 0
+
+
+def _topics_create(args: argparse.Namespace) -> int:
+    """The Kafka component's own readiness wait and topic creation, on a running cluster."""
+    kafka = KafkaCluster(StackContext.of(Settings.from_env()))
+    kafka.wait_ready()
+    kafka.after_start()
+    print("orderstream: every topic of the contract exists")
     return 0
 
 
@@ -88,7 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = conn.add_parser("register", help="create or update a connector from a {name, config} file")
     p.add_argument("file", help="Connect REST body, e.g. connectors/orders-cdc.json")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for RUNNING")
+    p.add_argument(
+        "--url", default=None, help="Connect worker REST URL (default: the first local worker)"
+    )
     p.set_defaults(func=_connector_register)
+
+    topics = sub.add_parser("topics", help="Kafka topics of the data contract").add_subparsers(
+        dest="topics_command", required=True
+    )
+    p = topics.add_parser(
+        "create", help="wait for the 3 brokers, then create the contract's missing topics"
+    )
+    p.set_defaults(func=_topics_create)
 
     loadgen_cli.add_parser(sub)
     reconcile_cli.add_parser(sub)

@@ -65,18 +65,21 @@ def check_tables(ctx: StackContext, spec: ConnectorSpec) -> None:
         )
 
 
-def register(ctx: StackContext, spec: ConnectorSpec, timeout: float = 120) -> str:
+def register(
+    ctx: StackContext, spec: ConnectorSpec, timeout: float = 120, connect_url: str | None = None
+) -> str:
     """PUT the connector's config (idempotent) and wait until it and its tasks run.
 
-    Returns "created", "updated" or "unchanged"; a rejected config or a FAILED task raises
-    :class:`ConnectError` at once, naming the connector and the cause.
+    ``connect_url`` is the worker to talk to (the first local worker when None: docker-compose
+    passes its Connect service). Returns "created", "updated" or "unchanged"; a rejected config
+    or a FAILED task raises :class:`ConnectError` at once, naming the connector and the cause.
     """
     check_tables(ctx, spec)
     topic = schema_history_topic(spec)
     if topic is not None:
         for note in ensure_topics(admin_client(ctx.settings), [topic]):
             ctx.say(note)
-    client = ConnectClient(ctx.settings.connect_url)
+    client = ConnectClient(connect_url or ctx.settings.connect_url)
     current = client.get_config(spec.name)
     if current is not None and current == {**spec.config, "name": spec.name}:
         outcome = "unchanged"
