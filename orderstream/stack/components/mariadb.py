@@ -35,6 +35,12 @@ def users_sql(template: str, settings: Settings, more: Mapping[str, str] | None 
     )
 
 
+def other_users(settings: Settings, env: Mapping[str, str]) -> dict[str, str]:
+    """Placeholder values of the other components' users (mysql-init/02-users.sql)."""
+    m = MonitoringSettings.of(settings, env)
+    return {"exporter_user": m.db_exporter_user, "exporter_password": m.db_exporter_password}
+
+
 class MariaDB(Component):
     name = "mariadb"
 
@@ -112,9 +118,7 @@ class MariaDB(Component):
             self.apply_mysql_init(only_users=True, quiet=True)
 
     def users(self) -> dict[str, str]:
-        """Placeholder values of the other components' users (mysql-init/02-users.sql)."""
-        m = MonitoringSettings.of(self.settings, self.ctx.env)
-        return {"exporter_user": m.db_exporter_user, "exporter_password": m.db_exporter_password}
+        return other_users(self.settings, self.ctx.env)
 
     def apply_mysql_init(self, only_users: bool = False, quiet: bool = False) -> None:
         """Apply mysql-init/*.sql as the socket-authenticated administrator (setup only)."""

@@ -15,7 +15,7 @@ import subprocess
 import pytest
 
 from orderstream.settings import REPO_ROOT, Settings
-from orderstream.stack.components.mariadb import users_sql
+from orderstream.stack.components.mariadb import other_users, users_sql
 from tests.unit.compose import compose_file as cf
 
 SCRIPT = REPO_ROOT / "docker" / "mariadb" / "02-users.sh"
@@ -56,7 +56,8 @@ def test_the_script_renders_the_native_users_sql(overrides: dict[str, str]) -> N
     env = mariadb_environment({**cf.read_env_file(), **overrides})
     result = run_script(env)
     assert result.returncode == 0, result.stderr
-    native = users_sql(TEMPLATE.read_text(), Settings.from_env(env))
+    settings = Settings.from_env(env)
+    native = users_sql(TEMPLATE.read_text(), settings, other_users(settings, env))
     assert result.stdout.rstrip("\n") == native.rstrip("\n")
     if not overrides:
         assert "%(" not in result.stdout, "a placeholder was left unfilled"

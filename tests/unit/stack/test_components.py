@@ -77,7 +77,7 @@ def test_every_component_renders_under_the_runtime_dir(stack_at_rt: Stack) -> No
 
 def test_status_names_every_component_even_when_nothing_runs(tmp_path: Path) -> None:
     """With nothing running (and no JVM started: no controller listens), every part FAILs."""
-    sockets = [socket.socket() for _ in range(13)]
+    sockets = [socket.socket() for _ in range(19)]
     for sock in sockets:
         sock.bind(("127.0.0.1", 0))
     p = [sock.getsockname()[1] for sock in sockets]
@@ -91,6 +91,11 @@ def test_status_names_every_component_even_when_nothing_runs(tmp_path: Path) -> 
         "ORDERSTREAM_KAFKA_JMX_PORTS": f"{p[7]},{p[8]},{p[9]}",
         "ORDERSTREAM_CONNECT_PORTS": f"{p[10]},{p[11]}",
         "ORDERSTREAM_DATAFLOW_METRICS_PORT": str(p[12]),
+        "ORDERSTREAM_CONNECT_JMX_PORTS": f"{p[13]},{p[14]}",
+        "ORDERSTREAM_PROMETHEUS_PORT": str(p[15]),
+        "ORDERSTREAM_ALERTMANAGER_PORT": str(p[16]),
+        "ORDERSTREAM_MYSQLD_EXPORTER_PORT": str(p[17]),
+        "ORDERSTREAM_ALERT_RECEIVER_PORT": str(p[18]),
     }
     built = components.build(StackContext.of(Settings.from_env(env), env))
     checks = check_components(built)
