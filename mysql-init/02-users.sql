@@ -2,6 +2,10 @@
 -- Placeholders are pymysql-style named parameters (percent, name in parentheses, s), filled with escaped string literals from
 -- the ORDERSTREAM_DB_* settings by `orderstream stack start` (never by sed).
 
+-- Not into the binlog: it would hold these statements, passwords included, for anyone who can
+-- read the binlog files or stream them (the CDC user can).
+SET sql_log_bin = 0;
+
 -- Debezium: reads the binlog and snapshots shop; nothing else.
 CREATE USER IF NOT EXISTS %(cdc_user)s@'%%' IDENTIFIED BY %(cdc_password)s;
 ALTER USER %(cdc_user)s@'%%' IDENTIFIED BY %(cdc_password)s;

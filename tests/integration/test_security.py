@@ -264,13 +264,6 @@ def test_files_holding_secrets_are_readable_by_their_owner_only(settings: Settin
     assert not exposed, "files holding a password are readable by others:\n" + "\n".join(exposed)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known: the users are created with binary logging on, so the binlog holds"
-    " `CREATE USER ... IDENTIFIED BY '<password>'` in plain text, and mariadbd writes it 0660"
-    " (the CDC user can also stream it). Fix in the stack: no binlog while creating users"
-    " (SET sql_log_bin = 0) and an owner-only umask for mariadbd.",
-)
 def test_mariadb_files_hold_no_readable_password(settings: Settings) -> None:
     secrets = [settings.db_app_password.encode(), settings.db_cdc_password.encode()]
     found = list(secret_files(Layout(settings.runtime_dir).mariadb_dir, secrets))

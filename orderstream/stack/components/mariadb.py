@@ -82,7 +82,10 @@ class MariaDB(Component):
             f"--defaults-file={self.layout.mariadb_config}",
             f"--user={self.ctx.run_as}",
         ]
-        return [Program(self.name, command, stopwaitsecs=60)]
+        # mariadbd's file and directory modes (its UMASK variables are modes, not masks): the
+        # data directory and the binlog are the owner's only
+        owner_only = {"UMASK": "0600", "UMASK_DIR": "0700"}
+        return [Program(self.name, command, environment=owner_only, stopwaitsecs=60)]
 
     def ports(self) -> list[Port]:
         return [Port(self.settings.db_port, "ORDERSTREAM_DB_PORT", self.name)]

@@ -260,7 +260,10 @@ def test_supervisor_programs_and_connect_environment(stack_at_rt: Stack) -> None
     env_lines = [line for line in conf.splitlines() if line.startswith("environment=")]
     # only the Connect workers get credentials
     assert sum("ORDERSTREAM_DB_CDC_PASSWORD" in line for line in env_lines) == 2
-    assert 'ORDERSTREAM_DB_CDC_PASSWORD="debezium-dev-password"' in env_lines[0]
+    cdc_lines = [line for line in env_lines if "ORDERSTREAM_DB_CDC_PASSWORD" in line]
+    assert 'ORDERSTREAM_DB_CDC_PASSWORD="debezium-dev-password"' in cdc_lines[0]
+    # MariaDB writes its data directory and binlog for its owner only
+    assert 'environment=UMASK="0600",UMASK_DIR="0700"' in env_lines
 
 
 def test_supervisor_escapes_percent_and_quotes() -> None:
