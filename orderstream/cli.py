@@ -21,6 +21,7 @@ from orderstream.stack.connect import ConnectError, ConnectorSpec
 from orderstream.stack.health import check_all, print_report
 from orderstream.stack.runtime import Stack
 from orderstream.stack.supervisor import SupervisorUnavailable
+from orderstream.subcommand import OneLineErrors
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -69,7 +70,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="orderstream", description=__doc__)
+    parser = OneLineErrors(prog="orderstream", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser(

@@ -8,7 +8,15 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
+
+
+class OneLineErrors(argparse.ArgumentParser):
+    """An argument parser whose errors are one line naming the argument (no usage block);
+    exit status 2 as argparse's. Subparsers inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 @dataclass(frozen=True)
@@ -37,7 +45,7 @@ class Subcommand:
 
     def run_alone(self, argv: Sequence[str] | None = None) -> int:
         """Parse ``argv`` and run, as ``python -m orderstream.<name>`` does."""
-        parser = argparse.ArgumentParser(
+        parser = OneLineErrors(
             prog=self.prog,
             description=self.description,
             epilog=self.epilog,
