@@ -135,7 +135,8 @@ def flow() -> Dataflow:
         transitions=KafkaTopicSink(servers, topics.transitions, timeout),
         dead_letters=KafkaTopicSink(servers, topics.dlq, timeout),
     )
-    return build_flow(CdcSource(servers, topics.cdc), sinks, settings.flow)
+    source = CdcSource(servers, topics.cdc, settings.idle_poll)
+    return build_flow(source, sinks, settings.flow)
 
 
 def _serve_metrics(settings: DataflowSettings) -> None:

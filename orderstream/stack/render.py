@@ -100,6 +100,8 @@ def connect_worker_properties(
         "offset.storage.partitions": 5,
         "status.storage.partitions": 3,
         "offset.flush.interval.ms": 5000,
+        # Source records go out at once (Kafka 4's producer default waits 5 ms for a batch).
+        "producer.linger.ms": 0,
         "listeners": f"http://{settings.host}:{port}",
         "rest.advertised.host.name": settings.host,
         "rest.advertised.port": port,
