@@ -70,6 +70,8 @@ class RateResult:
     cpu_busy: float  # share of all cores busy during the probe run (whole machine)
     stages: dict[str, Summary | None]
     metric_p50_ms: dict[str, float | None]  # dataflow histogram p50 over the probe run
+    #: per probe: (commit returned, on mysql-orders, on processed-orders), epoch seconds
+    samples: list[tuple[float, float | None, float | None]]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -83,6 +85,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--probe-interval", type=float, default=0.05, help="seconds")
     parser.add_argument("--warmup", type=float, default=10.0, help="load seconds before probing")
     parser.add_argument("--write", action="store_true", help="update bench/README.md and JSON")
+    parser.add_argument(
+        "--samples", type=Path, default=None,
+        help="also write every probe's commit and arrival times (JSON lines) to this file",
+    )
     args = parser.parse_args(argv)
     try:
         args.rate_list = [float(r) for r in args.rates.split(",") if r.strip()]
@@ -112,8 +118,13 @@ def main(argv: list[str] | None = None) -> int:
         write_readme(README, block, RESULTS_START, RESULTS_END)
         RESULTS_JSON.parent.mkdir(parents=True, exist_ok=True)
         data: dict[str, Any] = {"command": command, "machine": asdict(machine_facts())}
-        data["rates"] = [asdict(r) for r in results]
+        data["rates"] = [{**asdict(r), "samples": len(r.samples)} for r in results]
         RESULTS_JSON.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    if args.samples is not None:
+        with args.samples.open("wb") as out:
+            for r in results:
+                for sample in r.samples:
+                    out.write(orjson.dumps({"rate": r.target_rate, "probe": sample}) + b"\n")
     return 0
 
 
@@ -166,6 +177,7 @@ def measure_rate(
         cpu_busy=cpu_busy,
         stages=stages,
         metric_p50_ms={name: _metric_p50(name, before, after) for name in HISTOGRAMS},
+        samples=[(at, cdc_at.get(i), out_at.get(i)) for i, at in committed.items()],
     )
 
 

@@ -89,14 +89,18 @@ class TopicTail:
         at = self.arrivals.at
         try:
             while not self._stop.is_set():
-                for message in self._consumer.consume(500, 0.05):
-                    now = time.time()
-                    if message.error() is not None:
-                        raise KafkaException(message.error())
-                    self.arrivals.records += 1
-                    oid = self._order_id(message.key())
-                    if oid is not None and oid in self._wanted and oid not in at:
-                        at[oid] = now
+                # poll() returns as soon as one record is there; consume(n, timeout) would
+                # wait for n records or the whole timeout and stamp arrivals late.
+                message = self._consumer.poll(0.05)
+                if message is None:
+                    continue
+                now = time.time()
+                if message.error() is not None:
+                    raise KafkaException(message.error())
+                self.arrivals.records += 1
+                oid = self._order_id(message.key())
+                if oid is not None and oid in self._wanted and oid not in at:
+                    at[oid] = now
         except BaseException as exc:  # reported by the caller
             self.error = exc
 
