@@ -1,1 +1,1 @@
-"""Benchmarks of orderstream (issue 3); see bench/README.md."""
+"""Benchmarks of orderstream; see bench/README.md."""

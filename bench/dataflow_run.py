@@ -13,11 +13,12 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import requests
 
 from bench.kafka_topics import BenchTopics
 from bench.procstats import ProcessUsage, tree_usage
@@ -184,9 +185,9 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, interval_s: floa
 
 def scrape(metrics_url: str) -> dict[str, float]:
     """``{series: value}`` from /metrics; series like ``orders_processed_total{op="c"}``."""
-    with urllib.request.urlopen(metrics_url, timeout=5) as response:
-        text = response.read().decode()
-    return parse_metrics(text)
+    response = requests.get(metrics_url, timeout=5)
+    response.raise_for_status()
+    return parse_metrics(response.text)
 
 
 def parse_metrics(text: str) -> dict[str, float]:

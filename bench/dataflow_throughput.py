@@ -1,4 +1,4 @@
-"""Drain throughput of the orders dataflow against a plain Kafka pass-through (issue 3).
+"""Drain throughput of the orders dataflow against a plain Kafka pass-through.
 
     python -m bench.dataflow_throughput [--events N] [--duplicate-rate P] [--seed S]
                                         [--keep-topics]

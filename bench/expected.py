@@ -1,6 +1,6 @@
 """Revenue per (window, currency) straight from the planned change log. Pure.
 
-An independent restatement of the revenue rules (ARCHITECTURE.md §5) over
+An independent restatement of the revenue rules (docs/dataflow.md, "Semantics") over
 :class:`PlannedChange` values, to check the dataflow's final window records against.
 """
 

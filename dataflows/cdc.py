@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any, TypeGuard
+from typing import Any
 
 import orjson
 
@@ -156,18 +156,6 @@ def parse_change(raw: RawChange) -> Parsed:
         return _parse_envelope(document, raw)
     except _Invalid as invalid:
         return DeadLetter(invalid.reason, invalid.detail, raw)
-
-
-def is_change(parsed: Parsed) -> TypeGuard[OrderChange]:
-    return isinstance(parsed, OrderChange)
-
-
-def is_dead_letter(parsed: Parsed) -> TypeGuard[DeadLetter]:
-    return isinstance(parsed, DeadLetter)
-
-
-def is_tombstone(parsed: Parsed) -> TypeGuard[Tombstone]:
-    return isinstance(parsed, Tombstone)
 
 
 def _parse_envelope(document: Any, raw: RawChange) -> OrderChange:

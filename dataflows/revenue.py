@@ -1,7 +1,7 @@
 """Revenue per currency per window: what one change contributes, and the window fold.
 
 Pure: no bytewax, no confluent_kafka. The rules look only at ``(from, to)``: legality
-changes the anomaly flag, never the money (ARCHITECTURE.md §5).
+changes the anomaly flag, never the money (docs/dataflow.md, "Semantics").
 
 The fold is a commutative monoid (``initialize`` is the identity, ``merge`` is associative
 and commutative), so totals do not depend on arrival order or on which changes were late.

@@ -1,4 +1,4 @@
--- orderstream database contract (ARCHITECTURE.md §3).
+-- orderstream database contract (docs/architecture.md, "Database contract").
 -- Money is DECIMAL(12,2); times are DATETIME(6) holding UTC (the server runs with time_zone +00:00).
 -- Applied once, on a fresh data directory, by `orderstream stack start` (and by the MariaDB
 -- image's init hook in docker-compose.yml). Idempotent: every statement is IF NOT EXISTS.

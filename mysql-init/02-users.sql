@@ -1,4 +1,4 @@
--- Users of the orderstream stack (ARCHITECTURE.md §3). Nobody uses root at run time.
+-- Users of the orderstream stack (docs/architecture.md, "Database contract"). Nobody uses root at run time.
 -- Placeholders are pymysql-style named parameters (percent, name in parentheses, s), filled with escaped string literals from
 -- the ORDERSTREAM_DB_* settings by `orderstream stack start` (never by sed).
 

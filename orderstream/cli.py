@@ -7,40 +7,53 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from orderstream.settings import Settings, SettingsError
+from orderstream.knobs import SettingsError
+from orderstream.loadgen import cli as loadgen_cli
+from orderstream.poll import WaitTimeout
+from orderstream.reconcile import cli as reconcile_cli
+from orderstream.settings import Settings
+from orderstream.stack.components import StackContext, StackError
+from orderstream.stack.components.connector import register
 from orderstream.stack.connect import ConnectError, ConnectorSpec
-from orderstream.stack.runtime import Stack, StackError
+from orderstream.stack.health import check_all, print_report
+from orderstream.stack.runtime import Stack
 from orderstream.stack.supervisor import SupervisorUnavailable
 
 Handler = Callable[[argparse.Namespace], int]
 
 #: Errors that are the operator's to fix: one line, no traceback.
-OPERATOR_ERRORS = (SettingsError, StackError, ConnectError, SupervisorUnavailable)
+OPERATOR_ERRORS = (SettingsError, StackError, ConnectError, SupervisorUnavailable, WaitTimeout)
 
 
 def _stack_start(args: argparse.Namespace) -> int:
-    Stack(Settings.from_env()).start()
+    Stack.from_env().start()
     return 0
 
 
 def _stack_stop(args: argparse.Namespace) -> int:
-    Stack(Settings.from_env()).stop(purge=args.purge)
+    Stack.from_env().stop(purge=args.purge)
+    return 0
+
+
+def _stack_running(args: argparse.Namespace) -> int:
+    return 0 if Stack.from_env().is_running() else 1
+
+
+def _stack_info(args: argparse.Namespace) -> int:
+    print(Stack.from_env().where_to_look())
     return 0
 
 
 def _connector_register(args: argparse.Namespace) -> int:
-    stack = Stack(Settings.from_env())
     spec = ConnectorSpec.from_file(Path(args.file))
-    outcome = stack.register_connector(spec, timeout=args.timeout)
+    ctx = StackContext.of(Settings.from_env())
+    outcome = register(ctx, spec, timeout=args.timeout)
     print(f"connector {spec.name}: {outcome}, RUNNING")
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
-    from orderstream.stack.health import check_all, print_report
-
-    results = check_all(Settings.from_env())
-    return print_report(results)
+    return print_report(check_all(Settings.from_env()))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = stack.add_parser("stop", help="stop every component, keeping data")
     p.add_argument("--purge", action="store_true", help="also delete data, logs and configs")
     p.set_defaults(func=_stack_stop)
+    p = stack.add_parser("running", help="exit 0 when the stack's supervisord runs, else 1")
+    p.set_defaults(func=_stack_running)
+    p = stack.add_parser("info", help="print where to look: addresses, topics, logs")
+    p.set_defaults(func=_stack_info)
 
     conn = sub.add_parser("connector", help="manage Kafka Connect connectors").add_subparsers(
         dest="connector_command", required=True
@@ -71,12 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for RUNNING")
     p.set_defaults(func=_connector_register)
 
-    for module in ("orderstream.loadgen.cli", "orderstream.reconcile.cli"):
-        try:
-            add_parser = __import__(module, fromlist=["add_parser"]).add_parser
-        except ImportError:
-            continue
-        add_parser(sub)
+    loadgen_cli.add_parser(sub)
+    reconcile_cli.add_parser(sub)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""The data contract of ARCHITECTURE.md §3-4 as constants: statuses, transitions, topics.
+"""The data contract as constants: statuses, transitions, topics (docs/architecture.md).
 
 Pure: no IO, no bytewax, no confluent_kafka. Shared by the loadgen, the reconcile audit,
 the stack bootstrap (topic creation) and the dataflow's rules.
@@ -74,7 +74,7 @@ TOPIC_REVENUE = "order-revenue-1m"
 TOPIC_TRANSITIONS = "order-status-transitions-1m"
 TOPIC_DLQ = "orders-dlq"
 
-#: The contract's topics (ARCHITECTURE.md §4); all replicated 3x with min.insync.replicas=2.
+#: The contract's topics (docs/architecture.md, "Topics"); all replicated 3x, min ISR 2.
 CONTRACT_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(TOPIC_CDC, 6, "delete", CDC_RETENTION_MS),
     TopicSpec(TOPIC_PROCESSED, 6, "compact"),

@@ -10,7 +10,7 @@ program is defined here once, with its one default. A malformed value raises
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from orderstream import contract
 
@@ -106,6 +106,8 @@ DATAFLOW_METRICS_PORT = "ORDERSTREAM_DATAFLOW_METRICS_PORT"
 WINDOW_SECONDS = "ORDERSTREAM_WINDOW_SECONDS"
 ALLOWED_LATENESS_SECONDS = "ORDERSTREAM_ALLOWED_LATENESS_SECONDS"
 
+DEMO_RATE = "ORDERSTREAM_DEMO_RATE"
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_KAFKA_PORTS = (9092, 9192, 9292)
 DEFAULT_DATAFLOW_METRICS_PORT = 9108
@@ -136,6 +138,36 @@ def bootstrap_servers(env: Env) -> str:
 def dataflow_metrics_port(env: Env) -> int:
     """Prometheus /metrics port of dataflow process 0 (process i serves on port + i)."""
     return env_port(env, DATAFLOW_METRICS_PORT, DEFAULT_DATAFLOW_METRICS_PORT)
+
+
+def demo_rate(env: Env) -> float:
+    """Order changes per second of the demo load (and the loadgen's default rate)."""
+    return env_float(env, DEMO_RATE, 2.0)
+
+
+@dataclass(frozen=True)
+class Database:
+    """Where the application's database is and how the application logs in."""
+
+    host: str
+    port: int
+    name: str
+    user: str
+    password: str = field(repr=False)
+
+    @classmethod
+    def from_env(cls, env: Env) -> Database:
+        return cls(
+            host=host(env),
+            port=env_port(env, "ORDERSTREAM_DB_PORT", 3306),
+            name="shop",
+            user=env_str(env, "ORDERSTREAM_DB_APP_USER", "shop_app"),
+            password=env_str(env, "ORDERSTREAM_DB_APP_PASSWORD", "shop-app-dev-password"),
+        )
+
+    @property
+    def where(self) -> str:
+        return f"database {self.user}@{self.host}:{self.port}/{self.name}"
 
 
 def window_seconds(env: Env) -> int:

@@ -11,18 +11,17 @@ A stack component with knobs of its own reads them in its module
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from orderstream import knobs
 from orderstream.knobs import (
+    Database,
     Env,
     SettingsError,
     TopicNames,
-    env_float,
     env_heap,
     env_int,
-    env_port,
     env_ports,
     env_str,
 )
@@ -39,9 +38,9 @@ class Settings:
     db_port: int
     db_name: str
     db_app_user: str
-    db_app_password: str
+    db_app_password: str = field(repr=False)
     db_cdc_user: str
-    db_cdc_password: str
+    db_cdc_password: str = field(repr=False)
     broker_ports: tuple[int, int, int]
     controller_ports: tuple[int, int, int]
     broker_jmx_ports: tuple[int, int, int]
@@ -57,6 +56,13 @@ class Settings:
     dataflow_workers: int
     dataflow_snapshot_seconds: int
     dataflow_metrics_port: int
+
+    @property
+    def database(self) -> Database:
+        """The application's database, as loadgen and reconcile reach it."""
+        return Database(
+            self.host, self.db_port, self.db_name, self.db_app_user, self.db_app_password
+        )
 
     @property
     def connect_urls(self) -> tuple[str, ...]:
@@ -101,13 +107,14 @@ class Settings:
         broker_jmx = env_ports(e, "ORDERSTREAM_KAFKA_JMX_PORTS", (7071, 7072, 7073), 3)
         connect_ports = env_ports(e, "ORDERSTREAM_CONNECT_PORTS", (8083, 8084), 2)
         connect_jmx = env_ports(e, "ORDERSTREAM_CONNECT_JMX_PORTS", (7081, 7082), 2)
+        database = Database.from_env(e)
         settings = cls(
             runtime_dir=runtime,
-            host=knobs.host(e),
-            db_port=env_port(e, "ORDERSTREAM_DB_PORT", 3306),
-            db_name="shop",
-            db_app_user=env_str(e, "ORDERSTREAM_DB_APP_USER", "shop_app"),
-            db_app_password=env_str(e, "ORDERSTREAM_DB_APP_PASSWORD", "shop-app-dev-password"),
+            host=database.host,
+            db_port=database.port,
+            db_name=database.name,
+            db_app_user=database.user,
+            db_app_password=database.password,
             db_cdc_user=env_str(e, "ORDERSTREAM_DB_CDC_USER", "debezium"),
             db_cdc_password=env_str(e, "ORDERSTREAM_DB_CDC_PASSWORD", "debezium-dev-password"),
             broker_ports=knobs.kafka_ports(e),
@@ -117,7 +124,7 @@ class Settings:
             connect_ports=(connect_ports[0], connect_ports[1]),
             connect_jmx_ports=(connect_jmx[0], connect_jmx[1]),
             connect_heap=env_heap(e, "ORDERSTREAM_CONNECT_HEAP", "512m"),
-            demo_rate=env_float(e, "ORDERSTREAM_DEMO_RATE", 2.0),
+            demo_rate=knobs.demo_rate(e),
             bootstrap_servers=knobs.bootstrap_servers(e),
             topics=TopicNames.from_env(e),
             window_seconds=knobs.window_seconds(e),
@@ -127,16 +134,5 @@ class Settings:
                 e, "ORDERSTREAM_DATAFLOW_SNAPSHOT_SECONDS", 10, minimum=1
             ),
             dataflow_metrics_port=knobs.dataflow_metrics_port(e),
-        )
-        knobs.check_port_clashes(
-            [
-                ("ORDERSTREAM_DB_PORT", (settings.db_port,)),
-                (knobs.KAFKA_PORTS, settings.broker_ports),
-                ("ORDERSTREAM_KAFKA_CONTROLLER_PORTS", settings.controller_ports),
-                ("ORDERSTREAM_KAFKA_JMX_PORTS", settings.broker_jmx_ports),
-                ("ORDERSTREAM_CONNECT_PORTS", settings.connect_ports),
-                ("ORDERSTREAM_CONNECT_JMX_PORTS", settings.connect_jmx_ports),
-                (knobs.DATAFLOW_METRICS_PORT, (settings.dataflow_metrics_port,)),
-            ]
         )
         return settings

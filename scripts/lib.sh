@@ -11,7 +11,8 @@ export ORDERSTREAM_VENV=${ORDERSTREAM_VENV:-$REPO_ROOT/.venv}
 # Python 3.11 interpreter used to create the venv.
 ORDERSTREAM_PYTHON=${ORDERSTREAM_PYTHON:-}
 
-# Debian packages the native stack runs on.
+# Debian packages the native stack runs on (preflight_checks adds Java 17 and Maven when
+# they are missing).
 APT_PACKAGES=(mariadb-server mariadb-client)
 
 log() { printf 'orderstream: %s\n' "$*" >&2; }
@@ -32,7 +33,7 @@ find_python311() {
   for candidate in "$ORDERSTREAM_PYTHON" python3.11 python3; do
     [ -n "$candidate" ] || continue
     if command -v "$candidate" >/dev/null 2>&1 &&
-       "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+       "$candidate" --version 2>&1 | grep -q '^Python 3\.11\.'; then
       command -v "$candidate"
       return 0
     fi
@@ -40,15 +41,41 @@ find_python311() {
   return 1
 }
 
+# Debian packages of the build tools, installed when missing (or too old) on a Debian machine.
+JAVA_PACKAGE=openjdk-17-jdk-headless
+MAVEN_PACKAGE=maven
+
+java_major() {
+  java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1
+}
+
+java_ok() {
+  command -v java >/dev/null 2>&1 || return 1
+  local major
+  major=$(java_major)
+  [ -n "$major" ] && [ "$major" -ge 17 ]
+}
+
+# apt-get is there and we may use it (root, or sudo)
+can_use_apt() {
+  command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1 &&
+    { [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null 2>&1; }
+}
+
 preflight_checks() {
-  command -v java >/dev/null 2>&1 ||
-    die "java 17 or newer is required (Debian: apt-get install openjdk-17-jdk-headless)"
-  local java_major
-  java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1)
-  [ -n "$java_major" ] && [ "$java_major" -ge 17 ] ||
-    die "java 17 or newer is required, found: $(java -version 2>&1 | head -n 1)"
-  command -v mvn >/dev/null 2>&1 ||
-    die "Maven (mvn) is required to fetch the Kafka and Debezium jars (Debian: apt-get install maven)"
+  if ! java_ok; then
+    if can_use_apt; then
+      APT_PACKAGES+=("$JAVA_PACKAGE")
+    elif ! command -v java >/dev/null 2>&1; then
+      die "java 17 or newer is required (Debian: apt-get install $JAVA_PACKAGE)"
+    else
+      die "java 17 or newer is required, found: $(java -version 2>&1 | head -n 1)"
+    fi
+  fi
+  if ! command -v mvn >/dev/null 2>&1; then
+    can_use_apt && APT_PACKAGES+=("$MAVEN_PACKAGE") ||
+      die "Maven (mvn) is required to fetch the Kafka and Debezium jars (Debian: apt-get install $MAVEN_PACKAGE)"
+  fi
   find_python311 >/dev/null ||
     die "Python 3.11 is required (set ORDERSTREAM_PYTHON to its path if it is not on PATH)"
   if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
@@ -58,6 +85,13 @@ preflight_checks() {
         die "not root and no sudo, and $p is not installed: install ${APT_PACKAGES[*]} first"
     done
   fi
+}
+
+# After the Debian packages are in: the tools preflight_checks found missing now work.
+check_build_tools() {
+  java_ok || die "java 17 or newer is required, found: $(java -version 2>&1 | head -n 1)" \
+    "(after installing $JAVA_PACKAGE; check update-alternatives --config java)"
+  command -v mvn >/dev/null 2>&1 || die "Maven (mvn) is still missing after installing $MAVEN_PACKAGE"
 }
 
 ensure_apt_packages() {
@@ -112,6 +146,7 @@ ensure_venv() {
 install_everything() {
   preflight_checks
   ensure_apt_packages
+  check_build_tools
   ensure_jars
   ensure_venv
 }

@@ -10,7 +10,7 @@ case "${1:-}" in
 esac
 if [ ! -x "$ORDERSTREAM_VENV/bin/orderstream" ]; then
   log "no venv at $ORDERSTREAM_VENV: nothing was started"
-  [ "${1:-}" = --purge ] && rm -rf "$ORDERSTREAM_RUNTIME_DIR"/{data,mariadb,logs,conf}
+  [ "${1:-}" = --purge ] && rm -rf "$ORDERSTREAM_RUNTIME_DIR"/{data,mariadb,recovery,logs,conf}
   exit 0
 fi
 orderstream stack stop "$@"

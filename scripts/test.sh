@@ -39,7 +39,7 @@ log "mypy"
 log "unit and dataflow tests"
 "$PY/pytest" -q -m "not integration" tests/unit tests/dataflow "${PYTEST_ARGS[@]}"
 
-if ! "$PY/python" -c 'from orderstream.stack.supervisor import Supervisor; from orderstream.stack.layout import Layout; from orderstream.settings import Settings; import sys; sys.exit(0 if Supervisor(Layout(Settings.from_env().runtime_dir).supervisor_socket).is_running() else 1)'; then
+if ! orderstream stack running; then
   started_here=1
 fi
 log "starting the stack for the integration tests"

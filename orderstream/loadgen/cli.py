@@ -16,13 +16,13 @@ from typing import Any
 
 import pymysql
 
-from orderstream import contract
-from orderstream.loadgen.db import connect, describe, is_connection_error
+from orderstream import contract, knobs
+from orderstream.db import connect, describe, is_connection_error
+from orderstream.knobs import Database, SettingsError
 from orderstream.loadgen.planner import PlanConfig, plan
 from orderstream.loadgen.progress import Progress, summary_line
 from orderstream.loadgen.runner import RunStats, run_schedule
 from orderstream.loadgen.writer import OrderWriter, WriterError
-from orderstream.settings import Settings, SettingsError
 from orderstream.subcommand import Subcommand
 
 PROG = "orderstream loadgen"
@@ -195,21 +195,21 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 def main(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int:
     """Run the load generator; returns the exit code. ``stop`` lets a caller end the run."""
     try:
-        settings = Settings.from_env()
-        opts = parse_options(args, default_rate=settings.demo_rate)
+        database = Database.from_env(os.environ)
+        opts = parse_options(args, default_rate=knobs.demo_rate(os.environ))
     except (UsageError, SettingsError) as exc:
         _error(str(exc))
         return EXIT_USAGE
     stop = stop or threading.Event()
     progress = Progress(sys.stderr)
     writer = OrderWriter(
-        lambda: connect(settings),
+        lambda: connect(database),
         first_id=opts.first_id,
         retry_seconds=opts.retry_seconds,
         stop=stop,
         on_retry=progress.message,
     )
-    where = f"database {settings.db_app_user}@{settings.host}:{settings.db_port}/{settings.db_name}"
+    where = database.where
     try:
         writer.open(opts.customers)
     except pymysql.err.Error as exc:

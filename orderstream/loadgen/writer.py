@@ -31,8 +31,8 @@ from tenacity import (
     wait_exponential,
 )
 
+from orderstream.db import DUPLICATE_KEY, describe, error_code, is_connection_error
 from orderstream.loadgen import catalog
-from orderstream.loadgen.db import DUPLICATE_KEY, describe, error_code, is_connection_error
 from orderstream.loadgen.planner import ChangeKind, PlannedChange
 
 if TYPE_CHECKING:

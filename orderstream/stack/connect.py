@@ -89,6 +89,8 @@ class ConnectClient:
 
     def plugins(self) -> list[str]:
         resp = self._request("GET", "/connector-plugins")
+        if resp.status_code != 200:
+            raise ConnectError(f"Connect worker {self.url} plugins: HTTP {resp.status_code}")
         return [str(p["class"]) for p in resp.json()]
 
     def validate(self, spec: ConnectorSpec) -> list[str]:

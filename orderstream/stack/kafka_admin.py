@@ -6,14 +6,10 @@ import logging
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from orderstream.contract import CONTRACT_TOPICS, TopicSpec
 from orderstream.settings import Settings
-
-#: Debezium's schema history: one partition, kept forever (the connector replays it at start).
-SCHEMA_HISTORY_TOPIC = TopicSpec("orderstream-schema-history", 1, "delete", -1)
-
 
 #: librdkafka logs every refused connection; while polling a starting cluster that is noise.
 QUIET_LOGGER = logging.getLogger("orderstream.librdkafka")
@@ -43,19 +39,12 @@ def describe_cluster(admin: AdminClient, timeout: float = 5.0) -> ClusterView:
 
 
 def stack_topics(settings: Settings) -> list[TopicSpec]:
-    """The contract's topics under their configured names, plus the schema history topic."""
-    names = {
-        "mysql-orders": settings.topic_cdc,
-        "processed-orders": settings.topic_processed,
-        "order-revenue-1m": settings.topic_revenue,
-        "order-status-transitions-1m": settings.topic_transitions,
-        "orders-dlq": settings.topic_dlq,
-    }
-    topics = [
+    """The contract's topics under their configured names."""
+    names = settings.topics.by_contract_name()
+    return [
         TopicSpec(names[t.name], t.partitions, t.cleanup_policy, t.retention_ms)
         for t in CONTRACT_TOPICS
     ]
-    return [*topics, SCHEMA_HISTORY_TOPIC]
 
 
 def topic_config(spec: TopicSpec) -> dict[str, str]:
@@ -98,9 +87,3 @@ def ensure_topics(
                     f"{spec.partitions}: left as it is"
                 )
     return notes
-
-
-def topic_cleanup_policy(admin: AdminClient, topic: str) -> str:
-    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
-    configs = admin.describe_configs([resource])[resource].result(timeout=10)
-    return str(configs["cleanup.policy"].value)

@@ -3,7 +3,8 @@
 ```
 <runtime>/jars/{kafka-libs,connect-plugins,agents}   resolved by stack/pom.xml (kept by --purge)
 <runtime>/conf/                                        rendered configuration
-<runtime>/data/kafka-N, <runtime>/mariadb/             state (deleted by stop.sh --purge)
+<runtime>/data/kafka-N, <runtime>/mariadb/,           state (deleted by stop.sh --purge,
+<runtime>/recovery/                                    with the logs and configuration)
 <runtime>/logs/                                        one log per supervisor program
 ```
 """

@@ -1,13 +1,104 @@
-"""A small typed client for supervisord's XML-RPC interface over its unix socket."""
+"""supervisord: its configuration (one program per process of a component) and a small typed
+client for its XML-RPC interface over its unix socket."""
 
 from __future__ import annotations
 
+import http.client
+import shlex
 import xmlrpc.client
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 from supervisor.xmlrpc import SupervisorTransport
+
+from orderstream.knobs import SettingsError
+from orderstream.stack import render
+from orderstream.stack.layout import Layout
+
+
+@dataclass(frozen=True)
+class Program:
+    """One supervised process of a component. Every program is started on demand (autostart
+    off) by ``orderstream stack start``, in the order of the component list."""
+
+    name: str
+    command: Sequence[str]
+    environment: Mapping[str, str] = field(default_factory=dict)
+    #: Seconds a process must stay up to count as started (a crash at start-up is a failure).
+    startsecs: int = 3
+    stopsignal: str = "TERM"
+    stopwaitsecs: int = 30
+
+
+def _escape(value: str) -> str:
+    """supervisord expands ``%(name)s`` in its values: a literal ``%`` is written ``%%``."""
+    return value.replace("%", "%%")
+
+
+def _environment(env: Mapping[str, str]) -> str:
+    """supervisor's ``KEY="value",...`` list. supervisor splits it with a non-POSIX shlex (no
+    backslash escapes) and strips quote characters from both ends of each value: a value is
+    quoted with a quote character it does not contain, and one that cannot survive is refused,
+    naming its variable."""
+    parts = []
+    for key, value in env.items():
+        quote = '"' if '"' not in value else "'"
+        if quote in value or value[:1] in {"'", '"'} or value[-1:] in {"'", '"'} or "\n" in value:
+            raise SettingsError(
+                f"{key}: supervisord cannot pass a value that holds both quote characters, "
+                "begins or ends with a quote, or spans lines"
+            )
+        parts.append(f"{key}={quote}{value}{quote}")
+    return _escape(",".join(parts))
+
+
+def program_section(program: Program, layout: Layout, priority: int) -> dict[str, render.Value]:
+    section: dict[str, render.Value] = {
+        "command": _escape(shlex.join(program.command)),
+        "directory": str(layout.root),
+        "priority": priority,
+        "autostart": False,
+        "autorestart": True,
+        "startsecs": program.startsecs,
+        "startretries": 5,
+        "stopsignal": program.stopsignal,
+        "stopwaitsecs": program.stopwaitsecs,
+        "stopasgroup": True,
+        "killasgroup": True,
+        "redirect_stderr": True,
+        "stdout_logfile": _escape(str(layout.logs / f"{program.name}.log")),
+        "stdout_logfile_maxbytes": "20MB",
+        "stdout_logfile_backups": 3,
+    }
+    if program.environment:
+        section["environment"] = _environment(program.environment)
+    return section
+
+
+def supervisord_conf(layout: Layout, groups: Sequence[Sequence[Program]]) -> str:
+    """supervisord.conf: ``groups`` are the programs of each component, in start order."""
+    sections: dict[str, Mapping[str, render.Value | None]] = {
+        "unix_http_server": {"file": str(layout.supervisor_socket), "chmod": "0700"},
+        "supervisord": {
+            "logfile": str(layout.logs / "supervisord.log"),
+            "logfile_maxbytes": "10MB",
+            "logfile_backups": 3,
+            "pidfile": str(layout.root / "supervisord.pid"),
+            "childlogdir": str(layout.logs),
+            "directory": str(layout.root),
+            "minfds": 16384,
+        },
+        "rpcinterface:supervisor": {
+            "supervisor.rpcinterface_factory": "supervisor.rpcinterface:make_main_rpcinterface"
+        },
+        "supervisorctl": {"serverurl": f"unix://{layout.supervisor_socket}"},
+    }
+    for rank, programs in enumerate(groups, start=1):
+        for program in programs:
+            sections[f"program:{program.name}"] = program_section(program, layout, 10 * rank)
+    return render.ini(sections)
 
 
 class SupervisorUnavailable(RuntimeError):
@@ -29,8 +120,10 @@ class ProgramState:
 class Supervisor:
     def __init__(self, socket_path: Path) -> None:
         self.socket_path = socket_path
-        transport = SupervisorTransport(None, None, f"unix://{socket_path}")
-        self._proxy: Any = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+        self._transport = SupervisorTransport(None, None, f"unix://{socket_path}")
+        self._proxy: Any = xmlrpc.client.ServerProxy(
+            "http://127.0.0.1", transport=self._transport
+        )
 
     def _call(self, method: str, *args: object) -> object:
         if not self.socket_path.exists():
@@ -39,7 +132,9 @@ class Supervisor:
             )
         try:
             return cast(object, getattr(self._proxy.supervisor, method)(*args))
-        except (ConnectionRefusedError, FileNotFoundError) as exc:
+        except (ConnectionError, FileNotFoundError, http.client.HTTPException) as exc:
+            # refused, reset while it shuts down, or gone: the next call opens a new connection
+            self._transport.close()
             raise SupervisorUnavailable(
                 f"supervisord does not answer on {self.socket_path}: {exc}"
             ) from exc

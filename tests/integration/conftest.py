@@ -21,7 +21,10 @@ import pytest
 from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+import orderstream.db
+import orderstream.poll
 from orderstream.settings import Settings
+from orderstream.stack.components.connector import cdc_connector_spec
 from orderstream.stack.health import check_all, format_report
 from orderstream.stack.kafka_admin import admin_client
 from orderstream.stack.layout import Layout
@@ -58,26 +61,23 @@ def admin(settings: Settings) -> AdminClient:
 
 @pytest.fixture
 def db(settings: Settings) -> Iterator[pymysql.connections.Connection[Any]]:
-    conn = pymysql.connect(
-        host=settings.host,
-        port=settings.db_port,
-        user=settings.db_app_user,
-        password=settings.db_app_password,
-        database=settings.db_name,
-        autocommit=True,
-    )
+    conn = orderstream.db.connect(settings.database, autocommit=True)
     yield conn
     conn.close()
 
 
+@pytest.fixture(scope="session")
+def cdc_connector(settings: Settings) -> str:
+    """The CDC connector's name, from its file (connectors/orders-cdc.json)."""
+    return cdc_connector_spec(Layout(settings.runtime_dir)).name
+
+
 def poll_until(what: str, check: Callable[[], bool], timeout: float, interval: float = 0.5) -> None:
     """Wait for ``check`` to hold, polling; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    try:
+        orderstream.poll.until(what, check, timeout, interval)
+    except orderstream.poll.WaitTimeout as exc:
+        raise AssertionError(str(exc)) from None
 
 
 def free_ports(n: int) -> list[int]:

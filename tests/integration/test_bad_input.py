@@ -108,7 +108,9 @@ def test_status_of_a_stack_that_is_not_running_names_every_part(tmp_path: Path) 
     assert "Traceback" not in result.stdout + result.stderr
 
 
-def test_status_names_a_stopped_connect_worker(settings: Settings, supervisor: Supervisor) -> None:
+def test_status_names_a_stopped_connect_worker(
+    settings: Settings, supervisor: Supervisor, cdc_connector: str
+) -> None:
     supervisor.stop("connect-2")
     try:
         result = run_cli("status", timeout=60)
@@ -122,10 +124,10 @@ def test_status_names_a_stopped_connect_worker(settings: Settings, supervisor: S
     assert "connect-2" in lines[-1] and lines[-1].startswith("unhealthy:")
 
     def connector_running() -> bool:
-        status = ConnectClient(settings.connect_url).status("orders-cdc")
+        status = ConnectClient(settings.connect_url).status(cdc_connector)
         return status is not None and status.running
 
-    poll_until("connector orders-cdc RUNNING again", connector_running, 120, interval=1)
+    poll_until(f"connector {cdc_connector} RUNNING again", connector_running, 120, interval=1)
     poll_until(
         "connect-2 REST", lambda: run_cli("status", timeout=60).returncode == 0, 120, interval=2
     )

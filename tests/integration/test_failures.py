@@ -99,8 +99,9 @@ def test_connect_worker_kill9_moves_the_task_and_loses_no_change(
     supervisor: Supervisor,
     db: pymysql.connections.Connection[Any],
     cdc_tail: TopicTail,
+    cdc_connector: str,
 ) -> None:
-    status = ConnectClient(settings.connect_url).status("orders-cdc")
+    status = ConnectClient(settings.connect_url).status(cdc_connector)
     assert status is not None and status.running
     task_worker = status.tasks[0][2]
     victim_index = worker_index(settings, task_worker)
@@ -117,10 +118,11 @@ def test_connect_worker_kill9_moves_the_task_and_loses_no_change(
             insert_order(db, order_id)
 
         def task_on_survivor() -> bool:
-            st = survivor.status("orders-cdc")
+            st = survivor.status(cdc_connector)
             return st is not None and st.running and all(t[2] != task_worker for t in st.tasks)
 
-        poll_until(f"the orders-cdc task to move off {victim}", task_on_survivor, 120, interval=1)
+        what = f"the {cdc_connector} task to move off {victim}"
+        poll_until(what, task_on_survivor, 120, interval=1)
         for order_id in ids[20:]:
             insert_order(db, order_id)
 

@@ -9,18 +9,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pymysql
+import requests
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from orderstream.settings import REPO_ROOT, Settings
-from orderstream.stack.health import metric_sum
+from orderstream.stack.components.dataflow import metric_sum
 from orderstream.stack.kafka_admin import ensure_topics, stack_topics
 from orderstream.stack.supervisor import Supervisor
 from tests.integration.conftest import (
@@ -195,9 +195,8 @@ def _events_in(settings: Settings) -> float:
     """orders_events_in_total of the supervised dataflow, -1 when it does not answer."""
     url = f"http://{settings.host}:{settings.dataflow_metrics_port}/metrics"
     try:
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            text = resp.read().decode()
-    except OSError:
+        text = requests.get(url, timeout=2).text
+    except requests.RequestException:
         return -1
     return metric_sum(text, "orders_events_in_total") or 0.0
 

@@ -27,7 +27,7 @@ def bin_dir(tmp_path: Path) -> Path:
             (bin_dir / tool).symlink_to(real.stdout.strip())
     fake_tool(bin_dir, "java", 'echo \'openjdk version "17.0.15" 2025-04-15\' >&2')
     fake_tool(bin_dir, "mvn", "exit 0")
-    fake_tool(bin_dir, "python3", "exit 0")  # answers the 3.11 check with success
+    fake_tool(bin_dir, "python3", "echo Python 3.11.7")  # answers the 3.11 check
     return bin_dir
 
 
@@ -69,7 +69,7 @@ def test_missing_maven_says_what_to_install(bin_dir: Path) -> None:
 
 
 def test_missing_python_311_is_named(bin_dir: Path) -> None:
-    fake_tool(bin_dir, "python3", "exit 1")
+    fake_tool(bin_dir, "python3", "echo Python 3.12.1")
     result = preflight(bin_dir)
     assert result.returncode != 0
     assert "Python 3.11 is required" in result.stderr
@@ -84,3 +84,52 @@ def test_not_root_without_sudo_names_the_packages(bin_dir: Path) -> None:
     assert result.returncode != 0
     assert "not root and no sudo" in result.stderr
     assert "mariadb-server" in result.stderr
+
+
+def packages_to_install(bin_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            "/bin/bash",
+            "-c",
+            f'source {REPO_ROOT}/scripts/lib.sh && preflight_checks && echo "${{APT_PACKAGES[*]}}"',
+        ],
+        capture_output=True,
+        text=True,
+        env={"PATH": str(bin_dir), "HOME": str(bin_dir)},
+        timeout=30,
+    )
+
+
+def as_root_with_apt(bin_dir: Path) -> None:
+    (bin_dir / "id").unlink()
+    fake_tool(bin_dir, "id", "echo 0")
+    fake_tool(bin_dir, "apt-get", "exit 0")
+
+
+def test_on_debian_missing_java_and_maven_are_installed_from_apt(bin_dir: Path) -> None:
+    as_root_with_apt(bin_dir)
+    (bin_dir / "java").unlink()
+    (bin_dir / "mvn").unlink()
+    result = packages_to_install(bin_dir)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "mariadb-server",
+        "mariadb-client",
+        "openjdk-17-jdk-headless",
+        "maven",
+    ]
+
+
+def test_on_debian_an_old_java_gets_java_17_from_apt(bin_dir: Path) -> None:
+    as_root_with_apt(bin_dir)
+    fake_tool(bin_dir, "java", 'echo \'openjdk version "11.0.2" 2019-01-15\' >&2')
+    result = packages_to_install(bin_dir)
+    assert result.returncode == 0, result.stderr
+    assert "openjdk-17-jdk-headless" in result.stdout.split()
+    assert "maven" not in result.stdout.split()
+
+
+def test_present_tools_are_not_reinstalled(bin_dir: Path) -> None:
+    as_root_with_apt(bin_dir)
+    result = packages_to_install(bin_dir)
+    assert result.stdout.split() == ["mariadb-server", "mariadb-client"]

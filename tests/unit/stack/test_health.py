@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from orderstream.stack.connect import ConnectorStatus, unmatched_tables
-from orderstream.stack.health import (
-    Check,
+from orderstream.stack.components import Check
+from orderstream.stack.components.dataflow import metric_sum
+from orderstream.stack.components.kafka import (
     QuorumReplica,
-    format_report,
     judge_quorum,
-    metric_sum,
     parse_quorum_replication,
 )
+from orderstream.stack.connect import ConnectorStatus, unmatched_tables
+from orderstream.stack.health import format_report
 
 QUORUM_OUTPUT = """\
 NodeId DirectoryId            LogEndOffset Lag LastFetchTimestamp LastCaughtUpTimestamp Status

@@ -36,10 +36,3 @@ def test_bootstrap_override_wins() -> None:
 def test_bad_values_name_the_variable(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         Settings.from_env(env)
-
-
-def test_port_clash_is_rejected_naming_both_settings() -> None:
-    with pytest.raises(SettingsError) as exc:
-        Settings.from_env({"ORDERSTREAM_CONNECT_PORTS": "8083,9092"})
-    assert "ORDERSTREAM_CONNECT_PORTS" in str(exc.value)
-    assert "ORDERSTREAM_KAFKA_PORTS" in str(exc.value)

@@ -1,12 +1,17 @@
-"""Connecting to MariaDB as the application user, and telling connection loss from bugs."""
+"""Connecting to MariaDB as the application user, and telling connection loss from bugs.
+
+:func:`connect` is the one way the project's Python code opens a database connection.
+"""
 
 from __future__ import annotations
 
-import pymysql
-import pymysql.cursors
-from pymysql.connections import Connection
+from typing import TypeAlias
 
-from orderstream.settings import Settings
+import pymysql
+import pymysql.connections
+import pymysql.cursors
+
+from orderstream.knobs import Database
 
 # MySQL client error codes that mean "the connection is gone", not "the statement is wrong"
 _CONNECTION_ERRORS = {
@@ -22,15 +27,26 @@ _CONNECTION_ERRORS = {
 DUPLICATE_KEY = 1062
 
 
-def connect(settings: Settings, *, timeout: float = 5.0) -> Connection[pymysql.cursors.Cursor]:
-    """A new connection to ``shop`` as the app user; autocommit off, session in UTC."""
+Connection: TypeAlias = "pymysql.connections.Connection[pymysql.cursors.Cursor]"
+
+
+def connect(
+    database: Database,
+    *,
+    timeout: float = 5.0,
+    use_database: bool = True,
+    autocommit: bool = False,
+) -> Connection:
+    """A new connection as the app user (to ``shop`` unless ``use_database=False``), session
+    in UTC. Raises :class:`pymysql.MySQLError` when the server cannot be reached or refuses
+    the login."""
     return pymysql.connect(
-        host=settings.host,
-        port=settings.db_port,
-        user=settings.db_app_user,
-        password=settings.db_app_password,
-        database=settings.db_name,
-        autocommit=False,
+        host=database.host,
+        port=database.port,
+        user=database.user,
+        password=database.password,
+        database=database.name if use_database else None,
+        autocommit=autocommit,
         connect_timeout=max(1, int(timeout)),
         read_timeout=30,
         write_timeout=30,

@@ -1,0 +1,136 @@
+"""The Debezium CDC connector ``connectors/orders-cdc.json``, registered on the Connect group.
+
+The file is the one place of the connector's name and configuration; the addresses,
+credentials and the CDC topic in it are ``${env:...}`` placeholders that the Connect workers
+resolve from the environment the stack gives them (``connect_workers.environment``).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import pymysql
+
+from orderstream import db
+from orderstream.contract import TopicSpec
+from orderstream.poll import NotReady, wait_for
+from orderstream.stack.components.base import Check, Component, StackContext
+from orderstream.stack.connect import (
+    ConnectClient,
+    ConnectError,
+    ConnectorSpec,
+    ConnectorStatus,
+    unmatched_tables,
+)
+from orderstream.stack.kafka_admin import admin_client, ensure_topics
+from orderstream.stack.layout import Layout
+
+CDC_CONNECTOR_FILE = "orders-cdc.json"
+SCHEMA_HISTORY_CONFIG = "schema.history.internal.kafka.topic"
+
+
+def cdc_connector_spec(layout: Layout) -> ConnectorSpec:
+    return ConnectorSpec.from_file(layout.connectors / CDC_CONNECTOR_FILE)
+
+
+def schema_history_topic(spec: ConnectorSpec) -> TopicSpec | None:
+    """Debezium's schema history topic: one partition, kept forever (replayed at start)."""
+    name = spec.config.get(SCHEMA_HISTORY_CONFIG)
+    return TopicSpec(name, 1, "delete", -1) if name else None
+
+
+def check_tables(ctx: StackContext, spec: ConnectorSpec) -> None:
+    """Fail clearly when table.include.list names no existing table (Debezium would idle)."""
+    include = spec.table_include_list()
+    if not include:
+        return
+    s = ctx.settings
+    try:
+        conn = db.connect(s.database, use_database=False)
+    except pymysql.MySQLError as exc:
+        raise ConnectError(f"MariaDB at {s.host}:{s.db_port}: {exc}") from exc
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT CONCAT(table_schema, '.', table_name) FROM information_schema.tables"
+            )
+            existing = [str(row[0]) for row in cur.fetchall()]
+    finally:
+        conn.close()
+    missing = unmatched_tables(include, existing)
+    if missing:
+        raise ConnectError(
+            f"connector {spec.name}: table.include.list entries match no table in MariaDB: "
+            + ", ".join(missing)
+        )
+
+
+def register(ctx: StackContext, spec: ConnectorSpec, timeout: float = 120) -> str:
+    """PUT the connector's config (idempotent) and wait until it and its tasks run.
+
+    Returns "created", "updated" or "unchanged"; a rejected config or a FAILED task raises
+    :class:`ConnectError` at once, naming the connector and the cause.
+    """
+    check_tables(ctx, spec)
+    topic = schema_history_topic(spec)
+    if topic is not None:
+        for note in ensure_topics(admin_client(ctx.settings), [topic]):
+            ctx.say(note)
+    client = ConnectClient(ctx.settings.connect_url)
+    current = client.get_config(spec.name)
+    if current is not None and current == {**spec.config, "name": spec.name}:
+        outcome = "unchanged"
+    else:
+        errors = client.validate(spec)
+        if errors:
+            raise ConnectError(f"connector {spec.name} is misconfigured: " + "; ".join(errors))
+        outcome = "created" if client.put_config(spec) else "updated"
+
+    def running() -> None:
+        try:
+            status = client.status(spec.name)
+        except ConnectError as exc:  # the worker is busy rebalancing: ask again
+            raise NotReady(str(exc)) from exc
+        if status is None:
+            raise NotReady("not registered yet")
+        failure = status.failure()
+        if failure is not None:
+            raise ConnectError(f"connector {spec.name}: {failure}")
+        if not status.running:
+            raise NotReady(f"last status: {status}")
+
+    wait_for(f"connector {spec.name} to be RUNNING", running, timeout, interval=1)
+    return outcome
+
+
+def describe(status: ConnectorStatus) -> str:
+    tasks = ", ".join(f"task {t[0]} {t[1]} on {t[2]}" for t in status.tasks) or "no tasks"
+    detail = f"{status.state} on {status.worker_id}; {tasks}"
+    failure = status.failure()
+    return detail + (f"; {failure}" if failure else "")
+
+
+class CdcConnector(Component):
+    name = "connector"
+
+    @cached_property
+    def spec(self) -> ConnectorSpec:
+        return cdc_connector_spec(self.layout)
+
+    def after_start(self) -> None:
+        outcome = register(self.ctx, self.spec)
+        self.ctx.say(f"connector {self.spec.name}: {outcome}, RUNNING")
+
+    def checks(self) -> list[Check]:
+        name = f"connector {self.spec.name}"
+        last_error = "no Connect worker answers"
+        for url in self.settings.connect_urls:
+            try:
+                status = ConnectClient(url).status(self.spec.name)
+            except ConnectError as exc:
+                last_error = str(exc)
+                continue
+            if status is None:
+                return [Check(name, False, "not registered (scripts/start.sh registers it)")]
+            return [Check(name, status.running, describe(status))]
+        return [Check(name, False, last_error)]
