@@ -15,6 +15,7 @@ after its last change, and the step keeps ``(64 + 2) * SHARDS`` timers in all.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -45,7 +46,17 @@ class SweepSchedule:
 
     def slot_key(self, slot: int, order_key: str) -> str:
         """The sweep key of ``order_key`` in ``slot``: ``<slot>|<shard>``."""
-        return f"{slot}|{int(order_key) % SHARDS}"
+        return _sweep_key(slot, int(order_key) % SHARDS)
+
+    def entries(
+        self, slot: int, order_keys: Iterable[str]
+    ) -> list[tuple[str, tuple[int, tuple[str, ...]]]]:
+        """``order_keys`` noted in ``slot``, grouped by sweep key: one item per shard (a
+        batch of changes costs a few items, not one per change)."""
+        shards: dict[int, list[str]] = {}
+        for key in order_keys:
+            shards.setdefault(int(key) % SHARDS, []).append(key)
+        return [(_sweep_key(slot, shard), (slot, tuple(keys))) for shard, keys in shards.items()]
 
     def check_at(self, slot: int) -> datetime:
         """When every order noted in ``slot`` may have been idle for ``idle_after``.
@@ -53,3 +64,7 @@ class SweepSchedule:
         An order noted in slot s was last seen before the end of slot s + 1 (one slot of
         slack for the time between noting it and its memory taking ``last_seen``)."""
         return EPOCH + (slot + 2) * self.slot_length + self.idle_after
+
+
+def _sweep_key(slot: int, shard: int) -> str:
+    return f"{slot}|{shard}"

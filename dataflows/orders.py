@@ -69,9 +69,11 @@ def build_flow(
     def sweep_idle(state: Any) -> IdleSweep:
         return IdleSweep(state, sweep_schedule, clock)
 
-    def note_in_slot(keyed: tuple[str, OrderChange]) -> tuple[str, tuple[int, str]]:
+    def note_in_slot(
+        batch: list[tuple[str, OrderChange]],
+    ) -> list[tuple[str, tuple[int, tuple[str, ...]]]]:
         slot = sweep_schedule.slot_of(clock.now())
-        return sweep_schedule.slot_key(slot, keyed[0]), (slot, keyed[0])
+        return sweep_schedule.entries(slot, [order_key for order_key, _ in batch])
 
     def window_revenue(
         state: WindowsState[RevenueTotals] | None,
@@ -100,7 +102,7 @@ def build_flow(
 
     by_order = op.key_on("key_by_order", changes, routing.order_key)
     # Idle orders are forgotten by slot (eviction.py), not with one timer per order.
-    noted = op.map("note_in_slot", by_order, note_in_slot)
+    noted = op.flat_map_batch("note_in_slot", by_order, note_in_slot)
     due = op.stateful("sweep_idle_orders", noted, sweep_idle)
     checks = op.map("idle_checks", due, _idle_check)
     by_order_and_checks: KeyedStream[OrderChange | IdleCheck] = op.merge(

@@ -50,7 +50,9 @@ class OrderTracker(StatefulLogic[OrderChange | IdleCheck, TrackedChange, OrderMe
         return self._memory  # immutable
 
 
-class IdleSweep(StatefulLogic[tuple[int, str], str, tuple[int, frozenset[str]]]):
+class IdleSweep(
+    StatefulLogic[tuple[int, tuple[str, ...]], str, tuple[int, frozenset[str]]]
+):
     """Per sweep key (a slot of system time and a shard): the order keys changed in it.
 
     When the slot is old enough (``SweepSchedule.check_at``), emits each of them once, to be
@@ -64,9 +66,9 @@ class IdleSweep(StatefulLogic[tuple[int, str], str, tuple[int, frozenset[str]]])
         self._schedule = schedule
         self._clock = clock
 
-    def on_item(self, value: tuple[int, str]) -> tuple[Iterable[str], bool]:
+    def on_item(self, value: tuple[int, tuple[str, ...]]) -> tuple[Iterable[str], bool]:
         self._slot = value[0]
-        self._orders.add(value[1])
+        self._orders.update(value[1])
         return [], StatefulLogic.RETAIN
 
     def on_notify(self) -> tuple[Iterable[str], bool]:

@@ -60,8 +60,8 @@ def test_idle_sweep_asks_every_order_of_its_slot_once_when_the_slot_is_old_enoug
     slot = schedule.slot_of(NOW)
     sweep = IdleSweep(None, schedule, Clock(now=time.get))
     assert sweep.notify_at() is None
-    for order in ("7", "15", "7"):
-        assert sweep.on_item((slot, order)) == ([], StatefulLogic.RETAIN)
+    for orders in (("7", "15"), ("7",)):
+        assert sweep.on_item((slot, orders)) == ([], StatefulLogic.RETAIN)
     assert sweep.notify_at() == schedule.check_at(slot)
 
     resumed = IdleSweep(sweep.snapshot(), schedule, Clock(now=time.get))
@@ -73,7 +73,7 @@ def test_idle_sweep_asks_every_order_of_its_slot_once_when_the_slot_is_old_enoug
 def test_idle_sweep_with_a_frozen_clock_schedules_nothing() -> None:
     schedule = SweepSchedule(IDLE)
     sweep = IdleSweep(None, schedule, Clock(now=lambda: NOW, wakes_up=False))
-    sweep.on_item((schedule.slot_of(NOW), "7"))
+    sweep.on_item((schedule.slot_of(NOW), ("7",)))
     assert sweep.notify_at() is None
 
 
