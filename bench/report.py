@@ -190,13 +190,16 @@ def _checks_line(run: BenchRun) -> str:
     )
 
 
-def write_readme(readme: Path, block: str) -> None:
-    """Replaces the results block of ``readme`` (appends one if it has none)."""
+def write_readme(
+    readme: Path, block: str, start: str = RESULTS_START, end: str = RESULTS_END
+) -> None:
+    """Replaces the block between ``start`` and ``end`` in ``readme`` (appends one if it
+    has none)."""
     text = readme.read_text() if readme.exists() else "# Benchmarks\n"
-    generated = f"{RESULTS_START}\n{block}\n{RESULTS_END}"
-    if RESULTS_START in text and RESULTS_END in text:
-        head, _, rest = text.partition(RESULTS_START)
-        _, _, tail = rest.partition(RESULTS_END)
+    generated = f"{start}\n{block}\n{end}"
+    if start in text and end in text:
+        head, _, rest = text.partition(start)
+        _, _, tail = rest.partition(end)
         text = head + generated + tail
     else:
         text = text.rstrip("\n") + "\n\n" + generated + "\n"

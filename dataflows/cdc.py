@@ -15,7 +15,7 @@ A ``None`` value is a :class:`Tombstone` (Kafka's marker after a delete), not an
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -64,6 +64,8 @@ class RawChange:
     offset: int
     key: bytes | None
     value: bytes | None
+    #: Wall-clock time (epoch seconds) the dataflow read the record; for latency metrics only.
+    read_at: float | None = field(default=None, compare=False)
 
     @property
     def coordinates(self) -> str:
@@ -89,9 +91,12 @@ class OrderChange:
     op: Op
     before: OrderImage | None  # set for u and d
     after: OrderImage | None  # set for c, u and r
-    source_ts_ms: int  # commit time in the database
+    source_ts_ms: int  # commit time in the database (MariaDB: whole seconds)
     source_position: str | None  # binlog file:pos:row
     raw: RawChange
+    #: When the connector read the change: the envelope's ``ts_us`` (else ``ts_ms`` x 1000),
+    #: microseconds since the epoch; None when absent. For latency metrics only.
+    captured_us: int | None = None
 
     @property
     def image(self) -> OrderImage:
@@ -185,7 +190,17 @@ def _parse_envelope(document: Any, raw: RawChange) -> OrderChange:
         source_ts_ms=source_ts_ms,
         source_position=_source_position(source),
         raw=raw,
+        captured_us=_captured_us(document),
     )
+
+
+def _captured_us(document: dict[str, Any]) -> int | None:
+    ts_us, ts_ms = document.get("ts_us"), document.get("ts_ms")
+    if isinstance(ts_us, int) and not isinstance(ts_us, bool):
+        return ts_us
+    if isinstance(ts_ms, int) and not isinstance(ts_ms, bool):
+        return ts_ms * 1000
+    return None
 
 
 def _image(document: dict[str, Any], name: str) -> OrderImage:

@@ -119,7 +119,3 @@ def _seen(memory: OrderMemory, now: datetime) -> OrderMemory:
 
 def is_idle(memory: OrderMemory, now: datetime, idle_after: timedelta) -> bool:
     return now - memory.last_seen >= idle_after
-
-
-def evict_at(memory: OrderMemory, idle_after: timedelta) -> datetime:
-    return memory.last_seen + idle_after

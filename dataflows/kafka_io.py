@@ -4,9 +4,13 @@ Nothing here connects at import or construction: consumers and producers are cre
 Bytewax builds the partitions at run time, so ``dataflows.orders`` imports without a broker.
 
 Input: one source partition per topic partition, assigned (no consumer group), offsets kept
-in Bytewax's recovery snapshots. The first run starts at the beginning of the topic; a
-recovered offset that no longer exists (retention deleted it) stops the dataflow
-(``auto.offset.reset=error``) instead of silently skipping data. Transient network errors
+in Bytewax's recovery snapshots. A partition never blocks the worker: each ``next_batch``
+takes what librdkafka has already fetched (timeout 0) and, when that is nothing, asks Bytewax
+(``next_awake``) to look again after the idle poll interval, so an idle worker returns to
+every partition within that interval instead of waiting in each empty one in turn. The first
+run starts at the beginning of the topic; a recovered offset that no longer exists
+(retention deleted it) stops the dataflow (``auto.offset.reset=error``) instead of silently
+skipping data. Transient network errors
 are logged and retried by librdkafka; any other consumer error stops the dataflow.
 
 Output: one idempotent producer (``acks=all``, ``enable.idempotence=true``) per worker and
@@ -19,7 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bytewax.connectors.kafka import BYTEWAX_CONSUMER_LAG_GAUGE
@@ -50,7 +54,6 @@ TRANSIENT_CONSUMER_ERRORS = frozenset(
         KafkaError._TIMED_OUT,
     }
 )
-_POLL_TIMEOUT_S = 0.02
 
 
 class SourceError(RuntimeError):
@@ -89,12 +92,22 @@ def producer_config(bootstrap_servers: str, delivery_timeout: timedelta) -> dict
 
 
 class CdcSource(FixedPartitionedSource[RawChange, int]):
-    """The CDC topic as :class:`RawChange` items; partitions are ``<topic>-<partition>``."""
+    """The CDC topic as :class:`RawChange` items; partitions are ``<topic>-<partition>``.
 
-    def __init__(self, bootstrap_servers: str, topic: str, batch_size: int = 500) -> None:
+    ``idle_poll``: how long a partition that had nothing waits before it is polled again.
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        idle_poll: timedelta,
+        batch_size: int = 500,
+    ) -> None:
         self._bootstrap_servers = bootstrap_servers
         self._topic = topic
         self._batch_size = batch_size
+        self._idle_poll = idle_poll
 
     def list_parts(self) -> list[str]:
         admin = AdminClient({"bootstrap.servers": self._bootstrap_servers})
@@ -118,6 +131,7 @@ class CdcSource(FixedPartitionedSource[RawChange, int]):
             int(index),
             OFFSET_BEGINNING if resume_state is None else resume_state,
             self._batch_size,
+            self._idle_poll,
         )
 
 
@@ -130,11 +144,14 @@ class CdcPartition(StatefulSourcePartition[RawChange, int]):
         partition: int,
         next_offset: int,
         batch_size: int,
+        idle_poll: timedelta,
     ) -> None:
         self._topic = topic
         self._partition = partition
         self._next_offset = next_offset
         self._batch_size = batch_size
+        self._idle_poll = idle_poll
+        self._next_awake: datetime | None = None
         self._lag = BYTEWAX_CONSUMER_LAG_GAUGE.labels(
             step_id=step_id, topic=topic, partition=partition
         )
@@ -143,14 +160,21 @@ class CdcPartition(StatefulSourcePartition[RawChange, int]):
 
     def next_batch(self) -> list[RawChange]:
         batch: list[RawChange] = []
-        for message in self._consumer.consume(self._batch_size, _POLL_TIMEOUT_S):
+        messages = self._consumer.consume(self._batch_size, 0)
+        read_at = time.time()
+        for message in messages:
             error = message.error()
             if error is not None:
                 self._handle_error(error)
                 continue
-            batch.append(self._raw_change(message))
+            batch.append(self._raw_change(message, read_at))
             self._next_offset = message.offset() + 1
+        # Nothing fetched yet: come back after the idle interval. Anything fetched: at once.
+        self._next_awake = None if messages else datetime.now(UTC) + self._idle_poll
         return batch
+
+    def next_awake(self) -> datetime | None:
+        return self._next_awake
 
     def snapshot(self) -> int:
         return self._next_offset
@@ -158,13 +182,14 @@ class CdcPartition(StatefulSourcePartition[RawChange, int]):
     def close(self) -> None:
         self._consumer.close()
 
-    def _raw_change(self, message: Message) -> RawChange:
+    def _raw_change(self, message: Message, read_at: float) -> RawChange:
         return RawChange(
             topic=self._topic,
             partition=self._partition,
             offset=message.offset(),
             key=message.key(),
             value=message.value(),
+            read_at=read_at,
         )
 
     def _handle_error(self, error: KafkaError) -> None:
@@ -231,10 +256,8 @@ class TopicWriter(StatelessSinkPartition[OutRecord]):
             self._produce(record, on_delivery)
         self._confirm(failures)
         if self._observe_latency:
-            now_ms = time.time() * 1000
-            for record in items:
-                if record.source_ts_ms is not None:
-                    metrics.E2E_LATENCY.observe(max(0.0, now_ms - record.source_ts_ms) / 1000)
+            delivered_at = time.time()
+            metrics.observe_latency((r.latency for r in items if r.latency), delivered_at)
 
     def close(self) -> None:
         self._confirm([])

@@ -16,12 +16,14 @@ from typing import Any
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow
 from bytewax.inputs import Source
+from bytewax.operators import KeyedStream
 from bytewax.outputs import Sink
 
 from dataflows import metrics, records, revenue, routing, transitions
 from dataflows.cdc import DeadLetter, OrderChange, Parsed, RawChange, Tombstone, parse_change
 from dataflows.clock import SYSTEM_CLOCK, Clock
 from dataflows.dedupe import TrackedChange
+from dataflows.eviction import IDLE_CHECK, IdleCheck, SweepSchedule
 from dataflows.records import OutRecord
 from dataflows.revenue import RevenueTotals
 from dataflows.routing import Timed
@@ -31,7 +33,7 @@ from dataflows.settings import (
     FlowConfig,
     bytewax_process_id,
 )
-from dataflows.stateful import OrderTracker, WindowedAggregate
+from dataflows.stateful import IdleSweep, OrderTracker, WindowedAggregate
 from dataflows.transitions import TransitionSample, TransitionStats
 from dataflows.windows import EventTimeWindows, Fold, WindowResult, WindowSpec, WindowsState
 from orderstream.knobs import SettingsError
@@ -62,6 +64,17 @@ def build_flow(
     def track_order(memory: Any) -> OrderTracker:
         return OrderTracker(memory, config.order_state_idle, clock)
 
+    sweep_schedule = SweepSchedule(config.order_state_idle)
+
+    def sweep_idle(state: Any) -> IdleSweep:
+        return IdleSweep(state, sweep_schedule, clock)
+
+    def note_in_slot(
+        batch: list[tuple[str, OrderChange]],
+    ) -> list[tuple[str, tuple[int, tuple[str, ...]]]]:
+        slot = sweep_schedule.slot_of(clock.now())
+        return sweep_schedule.entries(slot, [order_key for order_key, _ in batch])
+
     def window_revenue(
         state: WindowsState[RevenueTotals] | None,
     ) -> WindowedAggregate[RevenueTotals, RevenueTotals]:
@@ -88,7 +101,14 @@ def build_flow(
     changes = op.filter_map("order_changes", parsed, routing.change_or_none)
 
     by_order = op.key_on("key_by_order", changes, routing.order_key)
-    tracked = op.stateful("dedupe_by_order", by_order, track_order)
+    # Idle orders are forgotten by slot (eviction.py), not with one timer per order.
+    noted = op.flat_map_batch("note_in_slot", by_order, note_in_slot)
+    due = op.stateful("sweep_idle_orders", noted, sweep_idle)
+    checks = op.map("idle_checks", due, _idle_check)
+    by_order_and_checks: KeyedStream[OrderChange | IdleCheck] = op.merge(
+        "changes_and_idle_checks", by_order, checks
+    )
+    tracked = op.stateful("dedupe_by_order", by_order_and_checks, track_order)
     op.inspect("count_processed", tracked, _count_processed)
     processed = op.map("format_processed", tracked, processed_record)
     op.output("write_processed", processed, sinks.processed)
@@ -135,7 +155,8 @@ def flow() -> Dataflow:
         transitions=KafkaTopicSink(servers, topics.transitions, timeout),
         dead_letters=KafkaTopicSink(servers, topics.dlq, timeout),
     )
-    return build_flow(CdcSource(servers, topics.cdc), sinks, settings.flow)
+    source = CdcSource(servers, topics.cdc, settings.idle_poll)
+    return build_flow(source, sinks, settings.flow)
 
 
 def _serve_metrics(settings: DataflowSettings) -> None:
@@ -205,6 +226,10 @@ def _transition_record(
 ) -> OutRecord | None:
     pair, out = keyed
     return records.transitions_window(pair, out) if isinstance(out, WindowResult) else None
+
+
+def _idle_check(keyed: tuple[str, str]) -> tuple[str, IdleCheck]:
+    return keyed[1], IDLE_CHECK
 
 
 def _keyed_dead_letter(keyed: tuple[str, object]) -> DeadLetter | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from dataflows.cdc import DeadLetter, RawChange, Reason
+from dataflows.cdc import DeadLetter, Op, OrderChange, RawChange, Reason
 from dataflows.dedupe import TrackedChange
 from dataflows.revenue import RevenueTotals
 from dataflows.transitions import TransitionStats, summarize
@@ -25,12 +25,22 @@ _CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
+class LatencyMarks:
+    """When the change behind an output record passed each stage, in epoch seconds (None:
+    unknown); the sink turns them into the latency histograms (docs/dataflow.md, Metrics)."""
+
+    committed_at: float | None  # the row's updated_at, for inserts and updates only
+    captured_at: float | None  # the connector read it (envelope ts_us)
+    read_at: float | None  # the dataflow read it from the CDC topic
+
+
+@dataclass(frozen=True)
 class OutRecord:
-    """One record for an output topic; ``source_ts_ms`` feeds the end-to-end latency metric."""
+    """One record for an output topic; ``latency`` feeds the latency metrics."""
 
     key: str
     value: bytes
-    source_ts_ms: int | None = None
+    latency: LatencyMarks | None = None
 
 
 def iso(moment: datetime) -> str:
@@ -75,7 +85,20 @@ def processed_order(tracked: TrackedChange, processed_at: datetime) -> OutRecord
         "processed_at": iso(processed_at),
         "anomalies": list(tracked.anomalies),
     }
-    return OutRecord(str(image.order_id), _dumps(value), change.source_ts_ms)
+    return OutRecord(str(image.order_id), _dumps(value), latency_marks(change))
+
+
+def latency_marks(change: OrderChange) -> LatencyMarks:
+    """The row's ``updated_at`` is the commit time only for an insert or update (it is set
+    by the application in the committing transaction); a delete's image and a snapshot read
+    carry an older one."""
+    committed = change.op in (Op.CREATE, Op.UPDATE)
+    captured_us = change.captured_us
+    return LatencyMarks(
+        committed_at=change.image.updated_at.timestamp() if committed else None,
+        captured_at=None if captured_us is None else captured_us / 1_000_000,
+        read_at=change.raw.read_at,
+    )
 
 
 def revenue_window(currency: str, result: WindowResult[RevenueTotals]) -> OutRecord:

@@ -28,6 +28,9 @@ WINDOW_RETENTION_SECONDS = ("ORDERSTREAM_WINDOW_RETENTION_SECONDS", 24 * 3600)
 METRICS_PORT_VARIABLE = knobs.DATAFLOW_METRICS_PORT
 #: How long the producer may try to deliver a record before the dataflow stops.
 DELIVERY_TIMEOUT_SECONDS = ("ORDERSTREAM_DATAFLOW_DELIVERY_TIMEOUT_SECONDS", 120)
+#: How long an input partition with nothing to read waits before it is polled again: the
+#: most latency an idle source adds, against the CPU an idle dataflow spends polling.
+IDLE_POLL_MS = ("ORDERSTREAM_DATAFLOW_IDLE_POLL_MS", 5)
 
 @dataclass(frozen=True)
 class FlowConfig:
@@ -47,6 +50,7 @@ class DataflowSettings:
     metrics_host: str
     metrics_port: int
     delivery_timeout: timedelta
+    idle_poll: timedelta
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DataflowSettings:
@@ -57,6 +61,8 @@ class DataflowSettings:
         retention = env_int(e, name, default, minimum=0)
         name, default = DELIVERY_TIMEOUT_SECONDS
         delivery_timeout = env_int(e, name, default, minimum=1)
+        name, default = IDLE_POLL_MS
+        idle_poll_ms = env_int(e, name, default, minimum=0, maximum=1000)
         return cls(
             bootstrap_servers=knobs.bootstrap_servers(e),
             topics=TopicNames.from_env(e),
@@ -69,6 +75,7 @@ class DataflowSettings:
             metrics_host=knobs.host(e),
             metrics_port=knobs.dataflow_metrics_port(e),
             delivery_timeout=timedelta(seconds=delivery_timeout),
+            idle_poll=timedelta(milliseconds=idle_poll_ms),
         )
 
 

@@ -12,6 +12,7 @@ from dataflows import dedupe, metrics, records
 from dataflows.cdc import DeadLetter, OrderChange
 from dataflows.clock import Clock
 from dataflows.dedupe import OrderMemory, TrackedChange
+from dataflows.eviction import IdleCheck, SweepSchedule
 from dataflows.routing import Timed
 from dataflows.windows import EventTimeWindows, WindowResult, WindowsState
 
@@ -19,8 +20,9 @@ V = TypeVar("V")
 A = TypeVar("A")
 
 
-class OrderTracker(StatefulLogic[OrderChange, TrackedChange, OrderMemory | None]):
-    """Per order id: drop duplicates, remember status entry times, evict when idle."""
+class OrderTracker(StatefulLogic[OrderChange | IdleCheck, TrackedChange, OrderMemory | None]):
+    """Per order id: drop duplicates, remember status entry times, drop the memory when an
+    :class:`IdleCheck` finds the order idle (no timer per order: see eviction.py)."""
 
     def __init__(self, memory: OrderMemory | None, idle_after: timedelta, clock: Clock) -> None:
         self._memory = memory
@@ -28,27 +30,58 @@ class OrderTracker(StatefulLogic[OrderChange, TrackedChange, OrderMemory | None]
         self._clock = clock
         metrics.TRACKED_ORDERS.inc()
 
-    def on_item(self, value: OrderChange) -> tuple[Iterable[TrackedChange], bool]:
+    def on_item(self, value: OrderChange | IdleCheck) -> tuple[Iterable[TrackedChange], bool]:
+        if isinstance(value, IdleCheck):
+            return [], self._check_idle()
         self._memory, tracked = dedupe.track(self._memory, value, self._clock.now())
         if tracked is None:
             metrics.DUPLICATES_DROPPED.inc()
             return [], StatefulLogic.RETAIN
         return [tracked], StatefulLogic.RETAIN
 
-    def on_notify(self) -> tuple[Iterable[TrackedChange], bool]:
+    def _check_idle(self) -> bool:
         memory = self._memory
         if memory is None or dedupe.is_idle(memory, self._clock.now(), self._idle_after):
             metrics.TRACKED_ORDERS.dec()
-            return [], StatefulLogic.DISCARD
-        return [], StatefulLogic.RETAIN
-
-    def notify_at(self) -> datetime | None:
-        if not self._clock.wakes_up or self._memory is None:
-            return None
-        return dedupe.evict_at(self._memory, self._idle_after)
+            return StatefulLogic.DISCARD
+        return StatefulLogic.RETAIN
 
     def snapshot(self) -> OrderMemory | None:
         return self._memory  # immutable
+
+
+class IdleSweep(
+    StatefulLogic[tuple[int, tuple[str, ...]], str, tuple[int, frozenset[str]]]
+):
+    """Per sweep key (a slot of system time and a shard): the order keys changed in it.
+
+    When the slot is old enough (``SweepSchedule.check_at``), emits each of them once, to be
+    turned into an :class:`IdleCheck` for that order, and is discarded."""
+
+    def __init__(
+        self, state: tuple[int, frozenset[str]] | None, schedule: SweepSchedule, clock: Clock
+    ) -> None:
+        self._slot: int | None = None if state is None else state[0]
+        self._orders: set[str] = set() if state is None else set(state[1])
+        self._schedule = schedule
+        self._clock = clock
+
+    def on_item(self, value: tuple[int, tuple[str, ...]]) -> tuple[Iterable[str], bool]:
+        self._slot = value[0]
+        self._orders.update(value[1])
+        return [], StatefulLogic.RETAIN
+
+    def on_notify(self) -> tuple[Iterable[str], bool]:
+        return list(self._orders), StatefulLogic.DISCARD
+
+    def notify_at(self) -> datetime | None:
+        if not self._clock.wakes_up or self._slot is None:
+            return None
+        return self._schedule.check_at(self._slot)
+
+    def snapshot(self) -> tuple[int, frozenset[str]]:
+        assert self._slot is not None  # Bytewax snapshots only keys that received an item
+        return self._slot, frozenset(self._orders)
 
 
 class WindowedAggregate(

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from orderstream.knobs import env_int
 from orderstream.poll import NotReady, wait_for
 from orderstream.stack import render
-from orderstream.stack.components.base import Check, Component, File, Port, Program, StackError
+from orderstream.stack.components.base import (
+    Check,
+    Component,
+    File,
+    Port,
+    Program,
+    StackContext,
+    StackError,
+)
 from orderstream.stack.components.jvm import jvm_command
 from orderstream.stack.connect import ConnectClient, ConnectError
 
@@ -14,6 +23,12 @@ CONNECT_MAIN = "org.apache.kafka.connect.cli.ConnectDistributed"
 ENV_CONFIG_PROVIDER = "org.apache.kafka.common.config.provider.EnvVarConfigProvider"
 DEBEZIUM_PLUGIN_DIR = "debezium-connector-mariadb"
 DEBEZIUM_PLUGIN_CLASS = "io.debezium.connector.mariadb.MariaDbConnector"
+#: Latency knobs (docs/dataflow.md, Latency). How long Debezium's task waits for new binlog
+#: events before it hands an empty batch back (Debezium's default is 500 ms); the connector
+#: file reads it as ${env:ORDERSTREAM_CDC_POLL_INTERVAL_MS}.
+CDC_POLL_INTERVAL_MS = ("ORDERSTREAM_CDC_POLL_INTERVAL_MS", 5)
+#: How long the workers' producer waits to fill a batch (Kafka 4's default is 5 ms).
+PRODUCER_LINGER_MS = ("ORDERSTREAM_CONNECT_PRODUCER_LINGER_MS", 0)
 
 
 def program_name(worker_id: int) -> str:
@@ -22,6 +37,13 @@ def program_name(worker_id: int) -> str:
 
 class ConnectWorkers(Component):
     name = "connect"
+
+    def __init__(self, ctx: StackContext) -> None:
+        super().__init__(ctx)
+        name, default = CDC_POLL_INTERVAL_MS
+        self.cdc_poll_interval_ms = env_int(ctx.env, name, default, minimum=1, maximum=60_000)
+        name, default = PRODUCER_LINGER_MS
+        self.producer_linger_ms = env_int(ctx.env, name, default, minimum=0, maximum=60_000)
 
     def worker_properties(self, worker_id: int) -> dict[str, render.Value]:
         """connect-distributed.properties of one worker of the 2-worker group."""
@@ -43,6 +65,8 @@ class ConnectWorkers(Component):
             "offset.storage.partitions": 5,
             "status.storage.partitions": 3,
             "offset.flush.interval.ms": 5000,
+            # The source task's producer (acks=all is Connect's own default for it).
+            "producer.linger.ms": self.producer_linger_ms,
             "listeners": f"http://{s.host}:{port}",
             "rest.advertised.host.name": s.host,
             "rest.advertised.port": port,
@@ -67,6 +91,7 @@ class ConnectWorkers(Component):
             "ORDERSTREAM_DB_CDC_PASSWORD": s.db_cdc_password,
             "ORDERSTREAM_KAFKA_BOOTSTRAP": s.bootstrap_servers,
             "ORDERSTREAM_TOPIC_CDC": s.topic_cdc,
+            CDC_POLL_INTERVAL_MS[0]: str(self.cdc_poll_interval_ms),
         }
 
     def worker_command(self, worker_id: int) -> list[str]:

@@ -76,6 +76,16 @@ def test_update_parses_to_typed_images() -> None:
     assert change.source_position == "mariadb-bin.000003:991:1"
     assert change.from_status is OrderStatus.PENDING
     assert change.raw.coordinates == "mysql-orders/2/17"
+    assert change.captured_us == 1_795_564_805_300_000  # the envelope's ts_ms: no ts_us here
+
+
+def test_capture_time_prefers_the_envelopes_microseconds() -> None:
+    change = parse_change(raw({**event(), "ts_us": 1_795_564_805_300_123}))
+    assert isinstance(change, OrderChange)
+    assert change.captured_us == 1_795_564_805_300_123
+    without = {k: v for k, v in event().items() if k != "ts_ms"}
+    change = parse_change(raw(without))
+    assert isinstance(change, OrderChange) and change.captured_us is None
 
 
 def test_insert_and_snapshot_need_only_after() -> None:

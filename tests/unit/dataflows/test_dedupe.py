@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from dataflows.dedupe import ILLEGAL_TRANSITION, OrderMemory, evict_at, is_idle, track
+from dataflows.dedupe import ILLEGAL_TRANSITION, OrderMemory, is_idle, track
 from orderstream.contract import OrderStatus
 from tests.unit.dataflows.order_changes import NOW, at, delete, img, insert, snapshot, update
 
@@ -99,6 +99,5 @@ def test_delete_of_the_last_version_is_new_once() -> None:
 def test_idle_eviction_time() -> None:
     memory = OrderMemory(1, False, OrderStatus.PAID, at(0), NOW)
     idle = timedelta(minutes=5)
-    assert evict_at(memory, idle) == NOW + idle
     assert not is_idle(memory, NOW + idle - timedelta(microseconds=1), idle)
     assert is_idle(memory, NOW + idle, idle)

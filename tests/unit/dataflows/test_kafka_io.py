@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,7 +22,8 @@ from dataflows.kafka_io import (
     consumer_config,
     producer_config,
 )
-from dataflows.records import OutRecord
+from dataflows.metrics import LATENCY_BUCKETS
+from dataflows.records import LatencyMarks, OutRecord
 
 Callback = Callable[[KafkaError | None, Any], None]
 
@@ -109,20 +112,68 @@ def test_an_unconfirmed_delivery_stops_the_dataflow() -> None:
         writer(FakeProducer(stuck=2)).write_batch([OutRecord("k1", b"v1")])
 
 
-def test_latency_is_observed_after_confirmed_delivery() -> None:
-    before = REGISTRY.get_sample_value("orders_e2e_latency_seconds_count") or 0.0
+LATENCY_METRICS = (
+    "orders_e2e_latency_seconds",
+    "orders_capture_latency_seconds",
+    "orders_dataflow_latency_seconds",
+)
+
+
+def latency_samples() -> dict[str, tuple[float, float]]:
+    """(count, sum) of each latency histogram."""
+    return {
+        name: (
+            REGISTRY.get_sample_value(f"{name}_count") or 0.0,
+            REGISTRY.get_sample_value(f"{name}_sum") or 0.0,
+        )
+        for name in LATENCY_METRICS
+    }
+
+
+def test_latency_is_observed_per_stage_after_confirmed_delivery() -> None:
+    now = time.time()
+    marks = LatencyMarks(committed_at=now - 0.5, captured_at=now - 0.2, read_at=now - 0.1)
+    deleted = LatencyMarks(committed_at=None, captured_at=now - 0.2, read_at=now - 0.1)
+    before = latency_samples()
     writer(FakeProducer(), observe_latency=True).write_batch(
-        [OutRecord("1", b"v", source_ts_ms=1_000), OutRecord("2", b"v")]
+        [OutRecord("1", b"v", marks), OutRecord("2", b"v", deleted), OutRecord("3", b"v")]
     )
-    after = REGISTRY.get_sample_value("orders_e2e_latency_seconds_count") or 0.0
-    assert after - before == 1
+    after = latency_samples()
+    counts = {name: after[name][0] - before[name][0] for name in LATENCY_METRICS}
+    sums = {name: after[name][1] - before[name][1] for name in LATENCY_METRICS}
+    assert counts == {
+        "orders_e2e_latency_seconds": 1,
+        "orders_capture_latency_seconds": 2,
+        "orders_dataflow_latency_seconds": 2,
+    }
+    assert sums["orders_e2e_latency_seconds"] == pytest.approx(0.5, abs=0.05)
+    assert sums["orders_capture_latency_seconds"] == pytest.approx(0.4, abs=0.1)
+    assert sums["orders_dataflow_latency_seconds"] == pytest.approx(0.2, abs=0.1)
+
+
+def test_latency_buckets_are_fine_below_100_ms() -> None:
+    below = [b for b in LATENCY_BUCKETS if b <= 0.1]
+    assert len(below) >= 10 and below[0] <= 0.001
+    assert all(b - a <= 0.025 + 1e-9 for a, b in itertools.pairwise(below))
+
+
+def test_nothing_is_observed_when_a_delivery_fails() -> None:
+    now = time.time()
+    before = latency_samples()
+    with pytest.raises(DeliveryFailed):
+        writer(FakeProducer(fail_keys=frozenset({b"1"})), observe_latency=True).write_batch(
+            [OutRecord("1", b"v", LatencyMarks(now, now, now))]
+        )
+    assert latency_samples() == before
 
 
 class FakeConsumer:
     def __init__(self, messages: list[FakeMessage]) -> None:
         self.messages = messages
+        self.timeouts: list[float] = []
 
     def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
+        self.timeouts.append(timeout)
         batch, self.messages = self.messages[:num_messages], self.messages[num_messages:]
         return batch
 
@@ -130,8 +181,27 @@ class FakeConsumer:
 def partition(messages: list[FakeMessage], next_offset: int = OFFSET_BEGINNING) -> CdcPartition:
     part = object.__new__(CdcPartition)
     part._topic, part._partition, part._next_offset, part._batch_size = "cdc", 4, next_offset, 10
+    part._idle_poll = timedelta(milliseconds=5)
+    part._next_awake = None
     part._consumer = FakeConsumer(messages)
     return part
+
+
+def test_source_never_blocks_and_an_empty_partition_waits_the_idle_interval() -> None:
+    consumer = FakeConsumer([])
+    part = partition([])
+    part._consumer = consumer
+    before = datetime.now(UTC)
+    assert part.next_batch() == []
+    awake = part.next_awake()
+    assert awake is not None
+    assert before + timedelta(milliseconds=5) <= awake <= datetime.now(UTC) + timedelta(
+        milliseconds=5
+    )
+    consumer.messages = [FakeMessage(b"k", b"v", 1)]
+    assert len(part.next_batch()) == 1
+    assert part.next_awake() is None  # something came: poll again at once
+    assert consumer.timeouts == [0, 0]
 
 
 def test_source_reads_raw_changes_and_keeps_the_next_offset() -> None:
@@ -140,10 +210,13 @@ def test_source_reads_raw_changes_and_keeps_the_next_offset() -> None:
         [FakeMessage(b"k", b"v", 7), FakeMessage(error=transient), FakeMessage(None, None, 8)]
     )
     assert part.snapshot() == OFFSET_BEGINNING
-    assert part.next_batch() == [
+    started = time.time()
+    batch = part.next_batch()
+    assert batch == [
         RawChange("cdc", 4, 7, b"k", b"v"),
         RawChange("cdc", 4, 8, None, None),
     ]
+    assert all(r.read_at is not None and started <= r.read_at <= time.time() for r in batch)
     assert part.snapshot() == 9
 
 
@@ -164,4 +237,5 @@ def test_source_stops_on_a_lost_offset_or_any_non_transient_error(error: KafkaEr
 
 def test_recovery_state_of_another_topic_is_refused() -> None:
     with pytest.raises(SourceError, match="other-topic"):
-        CdcSource("b:9092", "cdc").build_part("read_cdc", "other-topic-0", 5)
+        source = CdcSource("b:9092", "cdc", timedelta(milliseconds=5))
+        source.build_part("read_cdc", "other-topic-0", 5)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import orjson
 import pytest
 
-from dataflows.cdc import DeadLetter, RawChange, Reason
+from dataflows.cdc import DeadLetter, Op, RawChange, Reason
 from dataflows.dedupe import TrackedChange
 from dataflows.records import (
+    LatencyMarks,
     dead_letter,
     iso,
+    latency_marks,
     money,
     processed_order,
     revenue_window,
@@ -54,7 +57,7 @@ def test_processed_order_record() -> None:
     )
     record = processed_order(TrackedChange(change, ("illegal_transition",), None), NOW)
     assert record.key == "9"
-    assert record.source_ts_ms == 1_000
+    assert record.latency == LatencyMarks(at(20).timestamp(), None, None)
     assert orjson.loads(record.value) == {
         "order_id": 9,
         "version": 2,
@@ -71,6 +74,24 @@ def test_processed_order_record() -> None:
         "processed_at": "2030-01-01T00:00:00+00:00",
         "anomalies": ["illegal_transition"],
     }
+
+
+def test_latency_marks_start_at_the_commit_only_for_inserts_and_updates() -> None:
+    before, after = img("PAID", 1, 5, "10.00"), img("SHIPPED", 2, 20, "10.00")
+    change = replace(
+        update(before, after),
+        captured_us=1_795_564_805_300_123,
+        raw=RawChange("mysql-orders", 0, 1, None, b"{}", read_at=1_795_564_805.5),
+    )
+    marks = latency_marks(change)
+    assert marks.committed_at == at(20).timestamp()  # the change's own updated_at
+    assert marks.captured_at == pytest.approx(1_795_564_805.300123, abs=1e-6)
+    assert marks.read_at == 1_795_564_805.5
+    deleted = replace(change, op=Op.DELETE, after=None)
+    snapshot = replace(change, op=Op.READ, before=None)
+    assert latency_marks(deleted).committed_at is None  # the image's updated_at is older
+    assert latency_marks(snapshot).committed_at is None
+    assert latency_marks(deleted).captured_at == marks.captured_at
 
 
 def test_revenue_window_record() -> None:

@@ -10,8 +10,9 @@ from prometheus_client import REGISTRY
 
 from dataflows.cdc import DeadLetter, Reason
 from dataflows.clock import Clock
+from dataflows.eviction import IDLE_CHECK, SweepSchedule
 from dataflows.routing import Timed
-from dataflows.stateful import OrderTracker, WindowedAggregate
+from dataflows.stateful import IdleSweep, OrderTracker, WindowedAggregate
 from dataflows.windows import EventTimeWindows, Fold, WindowResult, WindowSpec
 from tests.unit.dataflows.order_changes import NOW, at, img, insert, update
 
@@ -22,24 +23,23 @@ def tracked_orders() -> float:
     return REGISTRY.get_sample_value("orders_tracked_orders") or 0.0
 
 
-def test_order_tracker_drops_duplicates_and_is_evicted_when_idle() -> None:
+def test_order_tracker_drops_duplicates_and_is_evicted_by_an_idle_check() -> None:
     time = TimeTestingGetter(NOW)
     before = tracked_orders()
     tracker = OrderTracker(None, IDLE, Clock(now=time.get))
     assert tracked_orders() - before == 1
-    assert tracker.notify_at() is None
 
     pending, paid = img("PENDING", 1, 0), img("PAID", 2, 5)
     emitted, discard = tracker.on_item(insert(pending))
     assert [t.change.version for t in emitted] == [1] and discard is StatefulLogic.RETAIN
     time.advance(timedelta(minutes=4))
     assert list(tracker.on_item(insert(pending))[0]) == []  # duplicate, but activity
-    assert tracker.notify_at() == NOW + timedelta(minutes=14)
+    assert tracker.notify_at() is None  # no timer per order (eviction.py)
 
-    time.advance(timedelta(minutes=9))
-    assert tracker.on_notify() == ([], StatefulLogic.RETAIN)
+    time.advance(timedelta(minutes=9))  # 9 minutes after the last activity: not idle yet
+    assert tracker.on_item(IDLE_CHECK) == ([], StatefulLogic.RETAIN)
     time.advance(timedelta(minutes=1))
-    assert tracker.on_notify() == ([], StatefulLogic.DISCARD)
+    assert tracker.on_item(IDLE_CHECK) == ([], StatefulLogic.DISCARD)
     assert tracked_orders() == before
 
     resumed = OrderTracker(tracker.snapshot(), IDLE, Clock(now=time.get))
@@ -47,10 +47,34 @@ def test_order_tracker_drops_duplicates_and_is_evicted_when_idle() -> None:
     assert [t.time_in_previous_status for t in emitted] == [timedelta(seconds=5)]
 
 
-def test_frozen_clock_schedules_no_wake_ups() -> None:
-    tracker = OrderTracker(None, IDLE, Clock(now=lambda: NOW, wakes_up=False))
-    tracker.on_item(insert(img("PAID", 1, 0)))
-    assert tracker.notify_at() is None
+def test_an_idle_check_for_an_order_without_memory_leaves_nothing_behind() -> None:
+    before = tracked_orders()
+    tracker = OrderTracker(None, IDLE, Clock(now=lambda: NOW))
+    assert tracker.on_item(IDLE_CHECK) == ([], StatefulLogic.DISCARD)
+    assert tracked_orders() == before
+
+
+def test_idle_sweep_asks_every_order_of_its_slot_once_when_the_slot_is_old_enough() -> None:
+    time = TimeTestingGetter(NOW)
+    schedule = SweepSchedule(IDLE)
+    slot = schedule.slot_of(NOW)
+    sweep = IdleSweep(None, schedule, Clock(now=time.get))
+    assert sweep.notify_at() is None
+    for orders in (("7", "15"), ("7",)):
+        assert sweep.on_item((slot, orders)) == ([], StatefulLogic.RETAIN)
+    assert sweep.notify_at() == schedule.check_at(slot)
+
+    resumed = IdleSweep(sweep.snapshot(), schedule, Clock(now=time.get))
+    assert resumed.notify_at() == schedule.check_at(slot)
+    emitted, discard = resumed.on_notify()
+    assert sorted(emitted) == ["15", "7"] and discard is StatefulLogic.DISCARD
+
+
+def test_idle_sweep_with_a_frozen_clock_schedules_nothing() -> None:
+    schedule = SweepSchedule(IDLE)
+    sweep = IdleSweep(None, schedule, Clock(now=lambda: NOW, wakes_up=False))
+    sweep.on_item((schedule.slot_of(NOW), ("7",)))
+    assert sweep.notify_at() is None
 
 
 def aggregate(retention: timedelta, time: TimeTestingGetter) -> WindowedAggregate[int, int]:

@@ -214,6 +214,33 @@ def test_the_connector_writes_the_configured_cdc_topic() -> None:
     assert ConnectWorkers(ctx).environment()["ORDERSTREAM_TOPIC_CDC"] == "cdc-elsewhere"
 
 
+def test_cdc_latency_knobs_reach_debezium_and_the_workers_producer() -> None:
+    config = json.loads((REPO_ROOT / "connectors" / "orders-cdc.json").read_text())["config"]
+    assert config["poll.interval.ms"] == "${env:ORDERSTREAM_CDC_POLL_INTERVAL_MS}"
+    defaults = ConnectWorkers(make_context({}))
+    assert defaults.environment()["ORDERSTREAM_CDC_POLL_INTERVAL_MS"] == "5"
+    assert defaults.worker_properties(1)["producer.linger.ms"] == 0
+    tuned = ConnectWorkers(
+        make_context(
+            {
+                "ORDERSTREAM_CDC_POLL_INTERVAL_MS": "50",
+                "ORDERSTREAM_CONNECT_PRODUCER_LINGER_MS": "20",
+            }
+        )
+    )
+    assert tuned.environment()["ORDERSTREAM_CDC_POLL_INTERVAL_MS"] == "50"
+    assert tuned.worker_properties(2)["producer.linger.ms"] == 20
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("ORDERSTREAM_CDC_POLL_INTERVAL_MS", "0"), ("ORDERSTREAM_CONNECT_PRODUCER_LINGER_MS", "x")],
+)
+def test_a_bad_cdc_latency_knob_is_named(variable: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=variable):
+        ConnectWorkers(make_context({variable: value}))
+
+
 # --- MariaDB ------------------------------------------------------------------------------
 
 

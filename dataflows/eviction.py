@@ -1,0 +1,70 @@
+"""When to ask an order's memory whether it is idle, without one timer per order.
+
+Pure: no bytewax, no confluent_kafka. Bytewax scans the pending timer of every key of a
+stateful step at each activation of the step, so one ``notify_at`` per tracked order costs
+time proportional to the number of orders kept (hundreds of thousands after a few hours),
+and the dataflow activates that step hundreds of times per second under load. Instead,
+system time is cut into slots of ``idle / 64`` (at least one second); every change notes
+its order in the current slot (sharded over a few keys so that several workers share the
+work), and once the slot is old enough that each of its orders may have been idle long
+enough, each of them gets one :class:`IdleCheck`. The order's memory decides with its own
+``last_seen``; an order changed since then was noted in a later slot and is asked again
+after that one. So an order is forgotten between ``idle + 1 slot`` and ``idle + 2 slots``
+after its last change, and the step keeps ``(64 + 2) * SHARDS`` timers in all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SLOTS_PER_IDLE = 64
+SHARDS = 8
+MIN_SLOT = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class IdleCheck:
+    """Asks an order's memory to drop itself if the order has been idle long enough."""
+
+
+IDLE_CHECK = IdleCheck()
+
+
+@dataclass(frozen=True)
+class SweepSchedule:
+    idle_after: timedelta
+
+    @property
+    def slot_length(self) -> timedelta:
+        return max(self.idle_after / SLOTS_PER_IDLE, MIN_SLOT)
+
+    def slot_of(self, now: datetime) -> int:
+        return (now - EPOCH) // self.slot_length
+
+    def slot_key(self, slot: int, order_key: str) -> str:
+        """The sweep key of ``order_key`` in ``slot``: ``<slot>|<shard>``."""
+        return _sweep_key(slot, int(order_key) % SHARDS)
+
+    def entries(
+        self, slot: int, order_keys: Iterable[str]
+    ) -> list[tuple[str, tuple[int, tuple[str, ...]]]]:
+        """``order_keys`` noted in ``slot``, grouped by sweep key: one item per shard (a
+        batch of changes costs a few items, not one per change)."""
+        shards: dict[int, list[str]] = {}
+        for key in order_keys:
+            shards.setdefault(int(key) % SHARDS, []).append(key)
+        return [(_sweep_key(slot, shard), (slot, tuple(keys))) for shard, keys in shards.items()]
+
+    def check_at(self, slot: int) -> datetime:
+        """When every order noted in ``slot`` may have been idle for ``idle_after``.
+
+        An order noted in slot s was last seen before the end of slot s + 1 (one slot of
+        slack for the time between noting it and its memory taking ``last_seen``)."""
+        return EPOCH + (slot + 2) * self.slot_length + self.idle_after
+
+
+def _sweep_key(slot: int, shard: int) -> str:
+    return f"{slot}|{shard}"
