@@ -1,4 +1,4 @@
-"""Prometheus metrics of the dataflow (docs/architecture.md §6, docs/dataflow.md "Metrics"), prefix ``orders_``.
+"""Prometheus metrics of the dataflow, prefix ``orders_`` (docs/dataflow.md, "Metrics").
 
 All metrics live in prometheus-client's default registry, which also holds Bytewax's own
 ``bytewax_kafka_consumer_lag``; :func:`serve` exposes it on /metrics.
