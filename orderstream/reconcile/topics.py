@@ -11,10 +11,47 @@ import time
 import uuid
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 
 class TopicReadError(RuntimeError):
     """The topic could not be read; the message names the topic and the cause."""
+
+
+#: What a partition's leader change brings for a moment (a broker restarted, leadership moved
+#: back): "Leader high watermark is not caught up", "Not leader for partition" and the like.
+#: librdkafka does not flag these retriable on the watermark query, so they are named here.
+TRANSIENT_WATERMARK_ERRORS = frozenset(
+    {
+        KafkaError.OFFSET_NOT_AVAILABLE,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.REQUEST_TIMED_OUT,
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+    }
+)
+
+
+def _retriable(exc: BaseException) -> bool:
+    if not isinstance(exc, KafkaException) or not exc.args:
+        return False
+    error = exc.args[0]
+    return bool(error.retriable()) or error.code() in TRANSIENT_WATERMARK_ERRORS
+
+
+def _watermarks(consumer: Consumer, tp: TopicPartition, seconds: float) -> tuple[int, int]:
+    """(low, high) of a partition, retrying the errors a leader change brings for ``seconds``."""
+    for attempt in Retrying(
+        retry=retry_if_exception(_retriable),
+        stop=stop_after_delay(seconds),
+        wait=wait_exponential(multiplier=0.1, max=2),
+        reraise=True,
+    ):
+        with attempt:
+            low, high = consumer.get_watermark_offsets(tp, timeout=10.0, cached=False)
+            return int(low), int(high)
+    raise AssertionError("unreachable: tenacity reraises")
 
 
 def read_latest(
@@ -45,8 +82,8 @@ def read_latest(
         ends: dict[int, int] = {}
         assignment = []
         for partition in sorted(info.partitions):
-            low, high = consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=min(10.0, timeout), cached=False
+            low, high = _watermarks(
+                consumer, TopicPartition(topic, partition), max(0.0, deadline - time.monotonic())
             )
             if high > low:
                 ends[partition] = high
