@@ -35,6 +35,11 @@ def _stack_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stack_reset_dataflow(args: argparse.Namespace) -> int:
+    Stack.from_env().reset_dataflow()
+    return 0
+
+
 def _stack_running(args: argparse.Namespace) -> int:
     return 0 if Stack.from_env().is_running() else 1
 
@@ -53,7 +58,7 @@ def _connector_register(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    return print_report(check_all(Settings.from_env()))
+    return print_report(check_all(Settings.from_env()), as_json=args.json)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "status", help="check every component for real; non-zero when any is unhealthy"
     )
+    p.add_argument("--json", action="store_true", help="print the checks as JSON, for scripts")
     p.set_defaults(func=_status)
 
     stack = sub.add_parser("stack", help="start or stop the native stack").add_subparsers(
@@ -75,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = stack.add_parser("stop", help="stop every component, keeping data")
     p.add_argument("--purge", action="store_true", help="also delete data, logs and configs")
     p.set_defaults(func=_stack_stop)
+    p = stack.add_parser(
+        "reset-dataflow",
+        help="delete the dataflow's recovery state and restart it from the topic's beginning",
+    )
+    p.set_defaults(func=_stack_reset_dataflow)
     p = stack.add_parser("running", help="exit 0 when the stack's supervisord runs, else 1")
     p.set_defaults(func=_stack_running)
     p = stack.add_parser("info", help="print where to look: addresses, topics, logs")

@@ -17,6 +17,10 @@ QUIET_LOGGER.setLevel(logging.CRITICAL)
 QUIET_LOGGER.propagate = False
 
 
+#: The contract's min.insync.replicas (the brokers' default and every stack topic's config).
+MIN_INSYNC_REPLICAS = 2
+
+
 def admin_client(settings: Settings) -> AdminClient:
     return AdminClient(
         {
@@ -48,7 +52,10 @@ def stack_topics(settings: Settings) -> list[TopicSpec]:
 
 
 def topic_config(spec: TopicSpec) -> dict[str, str]:
-    config = {"cleanup.policy": spec.cleanup_policy, "min.insync.replicas": "2"}
+    config = {
+        "cleanup.policy": spec.cleanup_policy,
+        "min.insync.replicas": str(MIN_INSYNC_REPLICAS),
+    }
     if spec.retention_ms is not None:
         config["retention.ms"] = str(spec.retention_ms)
         if spec.retention_ms < 0:
