@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from orderstream.chaos import cli as chaos_cli
 from orderstream.knobs import SettingsError
 from orderstream.loadgen import cli as loadgen_cli
 from orderstream.poll import WaitTimeout
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     loadgen_cli.add_parser(sub)
     reconcile_cli.add_parser(sub)
+    chaos_cli.add_parser(sub)
     return parser
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaException
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from orderstream.contract import CONTRACT_TOPICS, TopicSpec
@@ -40,6 +40,28 @@ class ClusterView:
 def describe_cluster(admin: AdminClient, timeout: float = 5.0) -> ClusterView:
     meta = admin.list_topics(timeout=timeout)
     return ClusterView(frozenset(meta.brokers), int(meta.controller_id))
+
+
+def topic_end_total(settings: Settings, topic: str) -> int:
+    """Sum of a topic's end offsets: how many records it ever received (-1 when Kafka does
+    not answer or the topic is missing)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.bootstrap_servers,
+            "group.id": "orderstream-probe",
+            "logger": QUIET_LOGGER,
+        }
+    )
+    try:
+        partitions = consumer.list_topics(topic, timeout=5).topics[topic].partitions
+        return sum(
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1]
+            for p in partitions
+        )
+    except Exception:  # a probe: the callers' other checks name what is down
+        return -1
+    finally:
+        consumer.close()
 
 
 def stack_topics(settings: Settings) -> list[TopicSpec]:

@@ -8,13 +8,12 @@ import time
 from pathlib import Path
 
 import requests
-from confluent_kafka import Consumer, TopicPartition
 
 from orderstream import knobs
 from orderstream.poll import NotReady, wait_for
-from orderstream.settings import Settings
 from orderstream.stack import liveness
 from orderstream.stack.components.base import Check, Component, Port, Program, StackError
+from orderstream.stack.kafka_admin import topic_end_total
 
 #: Recovery partitions created once by `python -m bytewax.recovery DIR N`.
 RECOVERY_PARTITIONS = 2
@@ -35,24 +34,6 @@ def metric_sum(text: str, name: str) -> float | None:
         if line.startswith(name) and line[len(name) : len(name) + 1] in {" ", "{"}
     ]
     return sum(values) if values else None
-
-
-def cdc_end_offsets(settings: Settings) -> int:
-    """Sum of the CDC topic's end offsets (-1 when Kafka does not answer)."""
-    topic = settings.topics.cdc
-    consumer = Consumer(
-        {"bootstrap.servers": settings.bootstrap_servers, "group.id": "orderstream-status"}
-    )
-    try:
-        partitions = consumer.list_topics(topic, timeout=5).topics[topic].partitions
-        return sum(
-            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1]
-            for p in partitions
-        )
-    except Exception:  # a status probe: Kafka's own checks name a broker that is down
-        return -1
-    finally:
-        consumer.close()
 
 
 def judge_progress(first: tuple[float, float, int], second: tuple[float, float, int]) -> Check:
@@ -157,7 +138,7 @@ class Dataflow(Component):
             return None
         events = metric_sum(resp.text, READY_METRIC) or 0.0
         lag = metric_sum(resp.text, LAG_METRIC) or 0.0
-        return events, lag, cdc_end_offsets(self.settings)
+        return events, lag, topic_end_total(self.settings, self.settings.topics.cdc)
 
     def checks(self) -> list[Check]:
         url = self.settings.dataflow_metrics_url

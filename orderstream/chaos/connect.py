@@ -1,0 +1,89 @@
+"""Kafka Connect faults: kill -9 of the worker that runs the CDC task mid-transaction."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from decimal import Decimal
+
+from orderstream import db
+from orderstream.chaos.harness import Chaos
+from orderstream.chaos.registry import Fault, scenario
+from orderstream.poll import until
+from orderstream.stack.components.connect_workers import WORKER_IDS, program_name
+from orderstream.stack.components.connector import cdc_connector_spec
+from orderstream.stack.connect import ConnectClient, ConnectError
+
+BIG_TRANSACTION_ROWS = 10_000
+#: Order ids from 10^12 up are left to tests and hand-written data (loadgen stays below).
+FIRST_TEST_ID = 10**12
+
+
+def task_worker(chaos: Chaos) -> str:
+    """The supervisor program of the Connect worker that runs the CDC task."""
+    name = cdc_connector_spec(chaos.ctx.layout).name
+    for url in chaos.settings.connect_urls:
+        try:
+            status = ConnectClient(url).status(name)
+        except ConnectError:
+            continue
+        if status is not None and status.tasks:
+            port = int(status.tasks[0][2].rsplit(":", 1)[1])
+            index = chaos.settings.connect_ports.index(port)
+            return program_name(WORKER_IDS[index])
+    raise RuntimeError(f"no Connect worker reports a task of connector {name}")
+
+
+def big_transaction(chaos: Chaos, rows: int, first_id: int) -> None:
+    """One transaction of ``rows`` new PENDING orders, each with its history row (the
+    ground truth reconcile reads), as the application would write them."""
+    conn = db.connect(chaos.settings.database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT id FROM customers ORDER BY id LIMIT 1")
+            customer = cur.fetchone()
+            customer_id = int(customer[0]) if customer else 1
+            cur.execute("SELECT UTC_TIMESTAMP(6)")
+            now = cur.fetchone()[0]  # type: ignore[index]
+            amount = Decimal("12.34")
+            ids = range(first_id, first_id + rows)
+            cur.executemany(
+                "INSERT INTO orders (id, customer_id, status, total_amount, currency, version,"
+                " created_at, updated_at) VALUES (%s, %s, 'PENDING', %s, 'EUR', 1, %s, %s)",
+                [(i, customer_id, amount, now, now) for i in ids],
+            )
+            cur.executemany(
+                "INSERT INTO order_status_history (order_id, from_status, to_status,"
+                " previous_amount, amount, changed_at) VALUES (%s, NULL, 'PENDING', NULL, %s, %s)",
+                [(i, amount, now) for i in ids],
+            )
+        conn.commit()
+    finally:
+        conn.close()
+
+
+@scenario(
+    "connect-kill9",
+    f"kill -9 of the Connect worker running the CDC task during a {BIG_TRANSACTION_ROWS}-row "
+    "transaction",
+    fast=True,
+)
+def connect_kill9(chaos: Chaos) -> Fault:
+    program = task_worker(chaos)
+    first_id = FIRST_TEST_ID + random.randrange(10**6) * 10**5
+    writer = threading.Thread(
+        target=big_transaction, args=(chaos, BIG_TRANSACTION_ROWS, first_id), daemon=True
+    )
+    writer.start()
+    writer.join(timeout=30)  # committed: Debezium is now streaming its 10,000 events
+    pid = chaos.pid(program)
+    started = time.monotonic()
+    chaos.kill9(program)
+    until(
+        f"{program} to be restarted",
+        lambda: (s := chaos.supervisor.program(program)).running and s.pid != pid,
+        120,
+    )
+    note = f"{program} ran the task; orders {first_id}..{first_id + BIG_TRANSACTION_ROWS - 1}"
+    return Fault(time.monotonic() - started, note, ok=not writer.is_alive())
