@@ -27,6 +27,7 @@ from orderstream.contract import OrderStatus
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURRENCY = re.compile(r"[A-Z]{3}")
+_AMOUNT_LIMIT = Decimal(10) ** 10  # DECIMAL(12,2): at most 10 digits before the point
 
 
 class Op(StrEnum):
@@ -159,7 +160,7 @@ def _parse_envelope(document: Any, raw: RawChange) -> OrderChange:
     if "payload" in document and "op" not in document:
         raise _Invalid(Reason.BAD_ENVELOPE, "envelope has embedded schemas; expected none")
     raw_op = document.get("op")
-    if raw_op not in OP_CODES:
+    if not isinstance(raw_op, str) or raw_op not in OP_CODES:
         raise _Invalid(Reason.BAD_ENVELOPE, f"op {raw_op!r} is not c/u/d/r")
     op = Op(raw_op)
     source = document.get("source")
@@ -242,7 +243,7 @@ def _amount(value: Any, where: str) -> Decimal:
     exponent = amount.as_tuple().exponent
     if not amount.is_finite() or not isinstance(exponent, int):
         raise _Invalid(Reason.BAD_AMOUNT, f"{where}={value!r} is not a finite decimal")
-    if amount < 0 or exponent < -2:
+    if amount < 0 or exponent < -2 or amount >= _AMOUNT_LIMIT:
         raise _Invalid(Reason.BAD_AMOUNT, f"{where}={value!r} is not a DECIMAL(12,2) >= 0")
     return amount
 
@@ -266,7 +267,10 @@ def _timestamp(value: Any, where: str) -> datetime:
             raise _Invalid(Reason.BAD_TIMESTAMP, f"{where}={value!r} is not ISO-8601") from None
         if parsed.tzinfo is None:
             return parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+            raise _Invalid(Reason.BAD_TIMESTAMP, f"{where}={value!r} is out of range") from None
     raise _Invalid(Reason.BAD_TIMESTAMP, f"{where}={value!r} is not epoch microseconds")
 
 

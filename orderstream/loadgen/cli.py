@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import signal
 import sys
@@ -27,6 +28,7 @@ from orderstream.subcommand import Subcommand
 
 PROG = "orderstream loadgen"
 EXIT_OK, EXIT_USAGE, EXIT_DB = 0, 2, 3
+FIRST_ID_LIMIT = 2**63  # orders.id is a signed BIGINT
 
 DESCRIPTION = """\
 Write realistic e-commerce traffic into the `shop` database as the application user:
@@ -108,33 +110,35 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def parse_options(args: argparse.Namespace, *, default_rate: float) -> Options:
     rate = default_rate if args.rate is None else _number("--rate", args.rate)
     if not rate > 0:
-        raise UsageError(f"--rate must be > 0 order changes per second, got {args.rate}")
+        raise UsageError(f"--rate must be > 0 order changes per second, got {args.rate!r}")
     duration = None if args.duration is None else parse_duration(args.duration)
     seed = (
         int.from_bytes(os.urandom(4), "big") if args.seed is None else _integer("--seed", args.seed)
     )
     customers = _integer("--customers", args.customers)
     if customers < 1:
-        raise UsageError(f"--customers must be >= 1, got {customers}")
+        raise UsageError(f"--customers must be >= 1, got {args.customers!r}")
     currencies = tuple(c.strip().upper() for c in args.currencies.split(",") if c.strip())
     if not currencies:
         raise UsageError("--currencies must name at least one currency")
     unknown = [c for c in currencies if c not in contract.KNOWN_CURRENCIES]
     if unknown:
         known = ",".join(sorted(contract.KNOWN_CURRENCIES))
-        raise UsageError(f"--currencies: unknown currency {','.join(unknown)} (known: {known})")
+        raise UsageError(f"--currencies: unknown currency {','.join(unknown)!r} (known: {known})")
     illegal_rate = _number("--illegal-rate", args.illegal_rate)
     if not 0.0 <= illegal_rate <= 1.0:
-        raise UsageError(f"--illegal-rate must be within [0, 1], got {args.illegal_rate}")
+        raise UsageError(f"--illegal-rate must be within [0, 1], got {args.illegal_rate!r}")
     first_id = None if args.first_id is None else _integer("--first-id", args.first_id)
-    if first_id is not None and first_id < 1:
-        raise UsageError(f"--first-id must be >= 1, got {first_id}")
+    if first_id is not None and not 1 <= first_id < FIRST_ID_LIMIT:
+        raise UsageError(
+            f"--first-id must be >= 1 and below 2^63 (a BIGINT), got {args.first_id!r}"
+        )
     max_batch = _integer("--max-batch", args.max_batch)
     if max_batch < 1:
-        raise UsageError(f"--max-batch must be >= 1, got {max_batch}")
+        raise UsageError(f"--max-batch must be >= 1, got {args.max_batch!r}")
     retry_seconds = _number("--retry-seconds", args.retry_seconds)
     if retry_seconds < 0:
-        raise UsageError(f"--retry-seconds must be >= 0, got {args.retry_seconds}")
+        raise UsageError(f"--retry-seconds must be >= 0, got {args.retry_seconds!r}")
     return Options(rate, duration, seed, customers, tuple(dict.fromkeys(currencies)),
                    illegal_rate, first_id, max_batch, retry_seconds)
 
@@ -145,8 +149,8 @@ def parse_duration(text: str) -> float:
     scale = units.get(raw[-1:], None)
     value = _number("--duration", raw[:-1] if scale else raw)
     seconds = value * (scale or 1.0)
-    if not seconds > 0:
-        raise UsageError(f"--duration must be > 0, got {text}")
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise UsageError(f"--duration must be a finite time > 0, got {text!r}")
     return seconds
 
 
@@ -155,7 +159,7 @@ def _number(name: str, text: str) -> float:
         value = float(text)
     except ValueError:
         raise UsageError(f"{name} must be a number, got {text!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
+    if not math.isfinite(value):
         raise UsageError(f"{name} must be a finite number, got {text!r}")
     return value
 

@@ -7,6 +7,7 @@ and returns a :class:`~.compare.Report`; :func:`main` adds the ``--wait`` pollin
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import threading
 import time
@@ -20,12 +21,14 @@ import pymysql
 from orderstream.reconcile import compare, truth, wire
 from orderstream.reconcile.model import align_up
 from orderstream.reconcile.topics import TopicReadError, read_latest
+from orderstream.reconcile.truth import Truth
 from orderstream.settings import Settings, SettingsError
 from orderstream.subcommand import Subcommand
 
 PROG = "orderstream reconcile"
 EXIT_OK, EXIT_MISMATCH, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_STILL_OPEN = 0, 1, 2, 3, 4
 POLL_SECONDS = 5.0
+GRACE_SECONDS = 5.0  # default --grace
 
 DESCRIPTION = """\
 Recompute the pipeline's windowed aggregates from order_status_history (the independent
@@ -33,10 +36,12 @@ ground truth, in SQL) and compare them to the latest record per key on the reven
 status-transition topics; check that processed-orders holds the latest version of every
 order. Prints a diff (window, currency/transition, field, expected, actual).
 
-Windows are ORDERSTREAM_WINDOW_SECONDS long, aligned to the UTC epoch. A window whose end
-plus ORDERSTREAM_ALLOWED_LATENESS_SECONDS is later than now is open and not judged; so is
-an order changed within that time. Transition timings are compared only when the dataflow
-timed every transition of the window (untimed_count 0); counts always.
+The topics are read first (each to the end offsets it has then), the database after them,
+in one snapshot. Windows are ORDERSTREAM_WINDOW_SECONDS long, aligned to the UTC epoch. A
+window whose end is later than T - ORDERSTREAM_ALLOWED_LATENESS_SECONDS - grace (T: when the
+topic reads began) is open and not judged; an order changed after that is pending. Changes
+written while reconcile runs are therefore never mismatches. Transition timings are compared
+only when the dataflow timed every transition of the window (untimed_count 0); counts always.
 """
 
 EPILOG = """\
@@ -60,6 +65,7 @@ class Options:
     end: datetime | None
     wait: float
     max_rows: int
+    grace: float = GRACE_SECONDS
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -78,16 +84,36 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         " results differ (the pipeline may lag); default 0: check once")
     parser.add_argument("--max-rows", metavar="N", default="200",
                         help="most diff rows to print; default 200")
+    parser.add_argument("--grace", metavar="S", default=f"{GRACE_SECONDS:g}",
+                        help="seconds the dataflow may take, after the allowed lateness, to"
+                        f" publish a result before it is judged; default {GRACE_SECONDS:g}")
     parser.set_defaults(func=main)
+
+
+# Times must leave room for aligning up to a window boundary: years 1..9998.
+_EARLIEST, _LATEST = datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def parse_time(name: str, text: str) -> datetime:
     raw = text.strip()
     try:
         t = datetime.fromisoformat(raw)
-    except ValueError:
+        t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise UsageError(f"{name}: cannot parse {text!r} as an ISO-8601 time") from None
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+    if not _EARLIEST <= t < _LATEST:
+        raise UsageError(f"{name}: {text!r} is out of range (years 1 to 9998)")
+    return t
+
+
+def _seconds(name: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"{name} must be a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise UsageError(f"{name} must be a finite number of seconds >= 0, got {text!r}")
+    return value
 
 
 def parse_options(args: argparse.Namespace) -> Options:
@@ -95,17 +121,15 @@ def parse_options(args: argparse.Namespace) -> Options:
     end = None if args.end is None else parse_time("--to", args.end)
     if start is not None and end is not None and end <= start:
         raise UsageError("--to must be later than --from")
-    try:
-        wait = float(args.wait)
-    except ValueError:
-        raise UsageError(f"--wait must be a number of seconds, got {args.wait!r}") from None
-    if not wait >= 0:
-        raise UsageError(f"--wait must be >= 0, got {args.wait}")
+    wait = _seconds("--wait", args.wait)
+    grace = _seconds("--grace", args.grace)
     try:
         max_rows = int(args.max_rows)
     except ValueError:
         raise UsageError(f"--max-rows must be an integer, got {args.max_rows!r}") from None
-    return Options(start, end, wait, max(1, max_rows))
+    if max_rows < 1:
+        raise UsageError(f"--max-rows must be >= 1, got {args.max_rows!r}")
+    return Options(start, end, wait, max_rows, grace)
 
 
 # --- one pass --------------------------------------------------------------------------------
@@ -119,32 +143,46 @@ def _connect(settings: Settings) -> pymysql.connections.Connection[pymysql.curso
     )
 
 
-def check(
-    settings: Settings,
-    *,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    read_topic: Callable[[str, str], dict[bytes | None, bytes | None]] = read_latest,
-) -> compare.Report:
-    """Ground truth and topics for windows starting in [start, end) (both aligned up to a
-    window boundary), compared. Raises :class:`ComponentError` when something is unreachable."""
-    w = settings.window_seconds
-    lo = align_up(start, w) if start else truth.FAR_PAST
-    hi = align_up(end, w) if end else truth.FAR_FUTURE
+def read_database(settings: Settings, lo: datetime, hi: datetime) -> Truth:
+    """The ground truth for windows in [lo, hi); raises :class:`ComponentError`."""
     where = f"database {settings.db_app_user}@{settings.host}:{settings.db_port}/{settings.db_name}"
     try:
         conn = _connect(settings)
         try:
-            with conn.cursor() as cur:
-                revenue = truth.revenue_windows(cur, w, lo, hi)
-                transitions = truth.transition_windows(cur, w, lo, hi)
-                orders = truth.order_versions(cur, lo, hi)
+            return truth.read_truth(conn, settings.window_seconds, lo, hi)
         finally:
             conn.close()
     except pymysql.err.Error as exc:
         detail = f"({exc.args[0]}) {exc.args[1]}" if len(exc.args) >= 2 else str(exc)
         raise ComponentError(f"{where}: {detail}") from None
+
+
+def check(
+    settings: Settings,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    grace: float = GRACE_SECONDS,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    read_topic: Callable[[str, str], dict[bytes | None, bytes | None]] = read_latest,
+    read_db: Callable[[Settings, datetime, datetime], Truth] = read_database,
+) -> compare.Report:
+    """Ground truth and topics for windows starting in [start, end) (both aligned up to a
+    window boundary), compared. Raises :class:`ComponentError` when something is unreachable.
+
+    Order matters: the topics first, then the database. Read the other way round, a load
+    running meanwhile puts processed-orders ahead of the database snapshot, which no rule can
+    tell from a real error. This way the database can only be ahead, and the :class:`Cutoff`
+    taken before the topic reads says which of its changes were due on the topics.
+    """
+    w = settings.window_seconds
+    lo = align_up(start, w) if start else truth.FAR_PAST
+    hi = align_up(end, w) if end else truth.FAR_FUTURE
+    cutoff = compare.Cutoff(
+        read_at=now(),
+        lateness=timedelta(seconds=settings.allowed_lateness_seconds),
+        grace=timedelta(seconds=grace),
+    )
     try:
         bootstrap = settings.bootstrap_servers
         revenue_raw = read_topic(bootstrap, settings.topic_revenue)
@@ -152,42 +190,40 @@ def check(
         processed_raw = read_topic(bootstrap, settings.topic_processed)
     except TopicReadError as exc:
         raise ComponentError(str(exc)) from None
+    db = read_db(settings, lo, hi)
     revenue_actual, bad_revenue = wire.parse_revenue_topic(settings.topic_revenue, revenue_raw)
     transitions_actual, bad_transitions = wire.parse_transition_topic(
         settings.topic_transitions, transitions_raw
     )
     processed, bad_processed = wire.parse_processed_topic(settings.topic_processed, processed_raw)
 
-    at = now()
-    lateness = settings.allowed_lateness_seconds
-
     def in_range(ws: datetime) -> bool:
         return lo <= ws < hi
 
     def window_open(ws: datetime) -> bool:
-        return compare.is_open(ws, now=at, window_seconds=w, lateness=lateness)
-
-    def pending(updated_at: datetime) -> bool:
-        return updated_at + timedelta(seconds=lateness) > at
+        return cutoff.window_open(ws, w)
 
     revenue_section, open_r = compare.compare_revenue(
-        revenue, revenue_actual, window_seconds=w, in_range=in_range, window_open=window_open
+        db.revenue, revenue_actual, window_seconds=w, in_range=in_range, window_open=window_open
     )
     transitions_section, open_t = compare.compare_transitions(
-        transitions, transitions_actual, window_seconds=w, in_range=in_range,
+        db.transitions, transitions_actual, window_seconds=w, in_range=in_range,
         window_open=window_open,
     )
-    processed_section = compare.compare_processed(orders, processed, pending=pending)
+    processed_section = compare.compare_processed(
+        db.orders, processed, pending=cutoff.order_pending
+    )
     bad_section = compare.bad_record_diffs(
         [*bad_revenue, *bad_transitions, *bad_processed], in_range
     )
     return compare.Report(
         window_seconds=w,
-        lateness_seconds=lateness,
+        lateness_seconds=settings.allowed_lateness_seconds,
         lo=lo,
         hi=None if end is None else hi,
         sections=(revenue_section, transitions_section, processed_section, bad_section),
         open_windows=tuple(sorted(open_r | open_t)),
+        grace_seconds=grace,
     )
 
 
@@ -212,7 +248,7 @@ def main(args: argparse.Namespace, *, stop: threading.Event | None = None) -> in
     end = opts.end if opts.end is not None else datetime.now(UTC)
     while True:
         try:
-            report = check(settings, start=opts.start, end=end)
+            report = check(settings, start=opts.start, end=end, grace=opts.grace)
         except ComponentError as exc:
             _error(str(exc))
             return EXIT_UNREACHABLE

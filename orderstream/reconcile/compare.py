@@ -9,8 +9,10 @@ Rules:
   (its state evicted, or the order first seen in a snapshot) its percentiles are over a
   different population. Counts are compared always. Seconds may differ by the rounding of
   the last digit (0.001 s), because the dataflow rounds floats and the database decimals.
-- Windows still open (see :func:`is_open`) and orders whose latest change is too recent are
+- Windows still open and orders whose latest change is too recent (see :class:`Cutoff`) are
   reported as open/pending, never as mismatches.
+- An order whose version on processed-orders is *ahead* of the database is a mismatch: the
+  topics are read before the database, so a concurrent write can only put the database ahead.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class Report:
     hi: datetime | None
     sections: tuple[Section, ...]
     open_windows: tuple[datetime, ...] = field(default=())
+    grace_seconds: float = 0.0
 
     @property
     def diffs(self) -> list[Diff]:
@@ -79,14 +82,35 @@ class Report:
         return sum(s.open for s in self.sections)
 
 
-def is_open(window_start: datetime, *, now: datetime, window_seconds: int, lateness: int) -> bool:
-    """A window is open while its end plus the allowed lateness is later than now.
+@dataclass(frozen=True)
+class Cutoff:
+    """What the topics must already hold, given when they were read.
 
-    The dataflow closes windows on an event-time watermark that also advances with system
-    time (Bytewax's EventClock), so "now - lateness" is a safe stand-in for it once the
-    pipeline has caught up; while it lags, ``--wait`` re-polls until the results converge.
+    The audit reads the topics first, each up to the end offsets it finds, and the database
+    after them. So the database may hold changes the topics cannot: everything written while
+    the audit ran, and what the dataflow had not published yet when the topics were read. A
+    result is due on the topics once its event time is older than :attr:`horizon`:
+    ``read_at`` (when the first topic read began) minus the allowed lateness (the dataflow's
+    watermark, Bytewax's EventClock rule, advances with system time) minus ``grace`` (how long
+    the dataflow may take from there to the topic). Younger windows are open, younger orders
+    pending. While the pipeline lags more than that, ``--wait`` re-polls until it converges.
     """
-    return window_start + timedelta(seconds=window_seconds + lateness) > now
+
+    read_at: datetime
+    lateness: timedelta
+    grace: timedelta
+
+    @property
+    def horizon(self) -> datetime:
+        return self.read_at - self.lateness - self.grace
+
+    def window_open(self, window_start: datetime, window_seconds: int) -> bool:
+        """The window's end has not passed the horizon: the dataflow need not have closed it."""
+        return window_start + timedelta(seconds=window_seconds) > self.horizon
+
+    def order_pending(self, updated_at: datetime) -> bool:
+        """Changed after the horizon (or after the topics were read): not due yet."""
+        return updated_at > self.horizon
 
 
 def compare_revenue(
@@ -201,8 +225,11 @@ def compare_processed(
 ) -> Section:
     """Every order's latest ``version`` (db) must be the latest one on processed-orders.
 
-    ``db_orders``: order id -> (version, updated_at as aware UTC). An order behind on the
-    topic whose last change is still within ``pending`` is counted as open, not a mismatch.
+    ``db_orders``: order id -> (version, updated_at as aware UTC), read *after* the topic. An
+    order behind (or missing) on the topic whose last change is ``pending`` (see
+    :meth:`Cutoff.order_pending`) is counted as pending, not a mismatch. A version on the
+    topic ahead of the database is always a mismatch: the database was read later, so no
+    concurrent write explains it.
     """
     diffs: list[Diff] = []
     checked = opened = 0
@@ -250,7 +277,7 @@ def format_report(report: Report, *, max_rows: int = 200) -> str:
     hi = iso(report.hi) if report.hi else "now"
     lines = [
         f"reconcile: {report.window_seconds}s windows starting from {iso(report.lo)} to {hi}"
-        f" (allowed lateness {report.lateness_seconds}s)"
+        f" (allowed lateness {report.lateness_seconds}s, grace {report.grace_seconds:g}s)"
     ]
     for s in report.sections:
         if s.name == "malformed records":

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ZERO = Decimal("0.00")
+MILLIS = Decimal("0.001")
 
 RevenueKey = tuple[datetime, str]  # (window_start, currency)
 TransitionKey = tuple[datetime, str, str]  # (window_start, from_status, to_status)
@@ -90,3 +91,8 @@ def align_up(t: datetime, window_seconds: int) -> datetime:
 def iso(t: datetime) -> str:
     """The wire format of a time: ``datetime.isoformat()`` of an aware UTC datetime."""
     return t.astimezone(UTC).isoformat()
+
+
+def micros_to_seconds(micros: int) -> Decimal:
+    """Microseconds as the wire's seconds: rounded half-up to milliseconds."""
+    return (Decimal(micros) / 1_000_000).quantize(MILLIS, rounding=ROUND_HALF_UP)

@@ -3,12 +3,16 @@
 Windows are tumbling on ``changed_at``, aligned to the UTC epoch:
 ``TIMESTAMPDIFF(SECOND, '1970-01-01', changed_at) DIV w * w`` (DATETIME arithmetic, so the
 session time zone plays no part). The currency is the order's (join on ``orders``).
-The semantics are spelled out, step by step, in :mod:`.reference`.
+The same semantics, step by step in Python, cross-check this SQL in the tests.
+
+Every predicate is NULL-safe: an insert's history row has ``from_status`` NULL, and a NULL
+would turn a ``SUM`` of flags into NULL and drop its whole window.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,15 +27,15 @@ from orderstream.reconcile.model import (
     RevenueKey,
     TransitionKey,
     Transitions,
+    micros_to_seconds,
 )
-from orderstream.reconcile.reference import micros_to_seconds
 
 _WINDOW = "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', {col}) DIV %(w)s * %(w)s"
 _REFUND_PAIRS = sorted((a.value, b.value) for a, b in REFUND_TRANSITIONS)
-_REFUND = "(h.from_status, h.to_status) IN ({})".format(
+_REFUND = "(h.from_status IS NOT NULL AND (h.from_status, h.to_status) IN ({}))".format(
     ", ".join(f"('{a}', '{b}')" for a, b in _REFUND_PAIRS)
 )
-_ADJUST = "(h.from_status = h.to_status AND h.to_status IN ({}))".format(
+_ADJUST = "(h.from_status <=> h.to_status AND h.to_status IN ({}))".format(
     ", ".join(f"'{s.value}'" for s in sorted(ADJUSTABLE_STATUSES))
 )
 _INTO_PAID = f"(h.to_status = '{OrderStatus.PAID.value}' AND NOT (h.from_status <=> h.to_status))"
@@ -165,3 +169,32 @@ def order_versions(
         int(oid): (int(version), updated_at.replace(tzinfo=UTC))
         for oid, version, updated_at in _rows(cur, ORDERS_SQL, {"lo": _naive(lo), "hi": _naive(hi)})
     }
+
+
+@dataclass(frozen=True)
+class Truth:
+    """The database's side of one audit, read from one consistent snapshot."""
+
+    revenue: dict[RevenueKey, Revenue]
+    transitions: dict[TransitionKey, Transitions]
+    orders: dict[int, tuple[int, datetime]]  # order id -> (version, updated_at)
+
+
+def read_truth(
+    conn: pymysql.connections.Connection[pymysql.cursors.Cursor],
+    window_seconds: int,
+    lo: datetime,
+    hi: datetime,
+) -> Truth:
+    """Windows and order versions for [lo, hi), all three from the same snapshot, so the
+    versions and the history agree with each other whatever the load writes meanwhile."""
+    with conn.cursor() as cur:
+        cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+        try:
+            return Truth(
+                revenue=revenue_windows(cur, window_seconds, lo, hi),
+                transitions=transition_windows(cur, window_seconds, lo, hi),
+                orders=order_versions(cur, lo, hi),
+            )
+        finally:
+            cur.execute("COMMIT")

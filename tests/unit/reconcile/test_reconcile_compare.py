@@ -126,10 +126,14 @@ def test_open_windows_are_not_judged() -> None:
     assert section.diffs == () and section.open == 1 and open_windows == {W0}
 
 
-def test_is_open_uses_end_plus_lateness() -> None:
+def test_window_is_open_until_end_plus_lateness_plus_grace() -> None:
     end = W0 + timedelta(seconds=60)
-    assert compare.is_open(W0, now=end + timedelta(seconds=9), window_seconds=60, lateness=10)
-    assert not compare.is_open(W0, now=end + timedelta(seconds=10), window_seconds=60, lateness=10)
+
+    def cutoff(read_at: datetime) -> compare.Cutoff:
+        return compare.Cutoff(read_at, timedelta(seconds=10), timedelta(seconds=5))
+
+    assert cutoff(end + timedelta(seconds=14)).window_open(W0, 60)
+    assert not cutoff(end + timedelta(seconds=15)).window_open(W0, 60)
 
 
 def test_out_of_range_windows_are_ignored() -> None:
@@ -259,7 +263,10 @@ def test_time_arguments() -> None:
 @pytest.mark.parametrize(
     ("kw", "name"),
     [({"start": "yesterday"}, "--from"), ({"end": "2001-13-01"}, "--to"),
-     ({"wait": "-1"}, "--wait"), ({"wait": "soon"}, "--wait"),
+     ({"wait": "-1"}, "--wait"), ({"wait": "soon"}, "--wait"), ({"wait": "inf"}, "--wait"),
+     ({"wait": "nan"}, "--wait"), ({"grace": "-5"}, "--grace"), ({"grace": "1e999"}, "--grace"),
+     ({"max_rows": "0"}, "--max-rows"), ({"max_rows": "ten"}, "--max-rows"),
+     ({"start": "0001-01-01T00:00:00+01:00"}, "--from"), ({"end": "9999-12-31T23:59"}, "--to"),
      ({"start": "2001-01-02", "end": "2001-01-01"}, "--to")],
 )
 def test_bad_reconcile_arguments(kw: dict[str, str], name: str) -> None:

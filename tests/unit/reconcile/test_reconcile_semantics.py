@@ -7,13 +7,15 @@ from decimal import Decimal
 
 import pytest
 
-from orderstream.reconcile.model import Revenue, Transitions, align_up, iso, window_start
-from orderstream.reconcile.reference import (
-    HistoryRow,
-    expected_windows,
+from orderstream.reconcile.model import (
+    Revenue,
+    Transitions,
+    align_up,
+    iso,
     micros_to_seconds,
-    nearest_rank,
+    window_start,
 )
+from tests.unit.reconcile.reference import HistoryRow, expected_windows, nearest_rank
 
 D = Decimal
 T0 = datetime(2001, 1, 1, 0, 0, 0)  # naive UTC, like DATETIME(6)

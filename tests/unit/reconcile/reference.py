@@ -1,7 +1,8 @@
-"""The ground-truth semantics in plain Python, over history rows. Pure, no IO.
+"""The ground-truth semantics in plain Python, over history rows. Pure, no IO; tests only.
 
-The audit computes its windows in SQL (:mod:`.truth`); this is the same contract written
-out step by step, for the unit tests and to cross-check the SQL on generated histories.
+The audit computes its windows in SQL (:mod:`orderstream.reconcile.truth`); this is the same
+contract written out step by step, for the unit tests and to cross-check the SQL on generated
+histories (tests/integration/test_reconcile.py).
 
 - revenue per (window, currency): gross = amount of changes into PAID (an insert as PAID
   included); refunds = previous_amount of PAID->CANCELLED, SHIPPED->REFUNDED,
@@ -20,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from orderstream.contract import ADJUSTABLE_STATUSES, REFUND_TRANSITIONS, OrderStatus
 from orderstream.reconcile.model import (
@@ -28,13 +29,13 @@ from orderstream.reconcile.model import (
     RevenueKey,
     TransitionKey,
     Transitions,
+    micros_to_seconds,
     window_start,
 )
 
 _REFUNDS = {(a.value, b.value) for a, b in REFUND_TRANSITIONS}
 _ADJUSTABLE = {s.value for s in ADJUSTABLE_STATUSES}
 PAID = OrderStatus.PAID.value
-MILLIS = Decimal("0.001")
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,6 @@ def nearest_rank(sorted_values: Sequence[int], percent: int) -> int:
         raise ValueError(f"percent must be in (0, 100], got {percent}")
     rank = math.ceil(percent * len(sorted_values) / 100)  # exact: integers only
     return sorted_values[rank - 1]
-
-
-def micros_to_seconds(micros: int) -> Decimal:
-    return (Decimal(micros) / 1_000_000).quantize(MILLIS, rounding=ROUND_HALF_UP)
 
 
 def expected_windows(
