@@ -14,7 +14,7 @@ from orderstream.poll import WaitTimeout
 from orderstream.reconcile import cli as reconcile_cli
 from orderstream.settings import Settings
 from orderstream.stack.components import StackContext, StackError
-from orderstream.stack.components.connector import register
+from orderstream.stack.components.connector import cdc_connector_spec, register, resnapshot
 from orderstream.stack.connect import ConnectError, ConnectorSpec
 from orderstream.stack.health import check_all, print_report
 from orderstream.stack.runtime import Stack
@@ -55,6 +55,14 @@ def _connector_register(args: argparse.Namespace) -> int:
     ctx = StackContext.of(Settings.from_env())
     outcome = register(ctx, spec, timeout=args.timeout)
     print(f"connector {spec.name}: {outcome}, RUNNING")
+    return 0
+
+
+def _connector_resnapshot(args: argparse.Namespace) -> int:
+    ctx = StackContext.of(Settings.from_env())
+    spec = cdc_connector_spec(ctx.layout)
+    resnapshot(ctx, spec, timeout=args.timeout)
+    print(f"connector {spec.name}: snapshot taken again, RUNNING")
     return 0
 
 
@@ -99,6 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="Connect REST body, e.g. connectors/orders-cdc.json")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for RUNNING")
     p.set_defaults(func=_connector_register)
+
+    p = conn.add_parser(
+        "resnapshot",
+        help="the binlog position is gone: forget the CDC connector's offsets and snapshot again",
+    )
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for RUNNING")
+    p.set_defaults(func=_connector_resnapshot)
 
     loadgen_cli.add_parser(sub)
     reconcile_cli.add_parser(sub)

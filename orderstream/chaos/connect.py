@@ -10,10 +10,11 @@ from decimal import Decimal
 from orderstream import db
 from orderstream.chaos.harness import Chaos
 from orderstream.chaos.registry import Fault, scenario
-from orderstream.poll import until
+from orderstream.poll import WaitTimeout, until
 from orderstream.stack.components.connect_workers import WORKER_IDS, program_name
-from orderstream.stack.components.connector import cdc_connector_spec
+from orderstream.stack.components.connector import cdc_connector_spec, resnapshot
 from orderstream.stack.connect import ConnectClient, ConnectError
+from orderstream.stack.health import check_all
 
 BIG_TRANSACTION_ROWS = 10_000
 #: Order ids from 10^12 up are left to tests and hand-written data (loadgen stays below).
@@ -87,3 +88,39 @@ def connect_kill9(chaos: Chaos) -> Fault:
     )
     note = f"{program} ran the task; orders {first_id}..{first_id + BIG_TRANSACTION_ROWS - 1}"
     return Fault(time.monotonic() - started, note, ok=not writer.is_alive())
+
+
+@scenario(
+    "binlog-purged",
+    "binlog purged while both Connect workers are down; recovery: orderstream connector "
+    "resnapshot",
+    loses_changes=True,
+    recovery_s=600,
+)
+def binlog_purged(chaos: Chaos) -> Fault:
+    workers = [program_name(w) for w in WORKER_IDS]
+    started = time.monotonic()
+    for program in workers:
+        chaos.stop(program)
+    chaos.hold(20)
+    chaos.admin_sql("FLUSH BINARY LOGS")
+    chaos.admin_sql("PURGE BINARY LOGS BEFORE NOW()")
+    for program in workers:
+        chaos.start(program)
+    name = f"connector {cdc_connector_spec(chaos.ctx.layout).name}"
+
+    def named_by_status() -> bool:
+        return any(
+            c.component == name and not c.healthy and "FAILED" in c.detail
+            for c in check_all(chaos.settings)
+        )
+
+    loud = True
+    try:
+        until("status to name the failed connector", named_by_status, 180, interval=3)
+    except WaitTimeout:
+        loud = False
+    chaos.say("recovering with: orderstream connector resnapshot")
+    resnapshot(chaos.ctx, cdc_connector_spec(chaos.ctx.layout))
+    note = "status named the FAILED task" if loud else "status did NOT name a FAILED task"
+    return Fault(time.monotonic() - started, note, ok=loud)

@@ -84,6 +84,23 @@ class Chaos:
         self.say(f"holding the fault for {seconds:.0f}s")
         time.sleep(seconds)
 
+    def admin_sql(self, sql: str) -> None:
+        """Run SQL as MariaDB's socket-authenticated administrator (DDL, binlog purges)."""
+        self.say(sql)
+        subprocess.run(
+            [
+                self.ctx.tool("mariadb"),
+                f"--socket={self.ctx.layout.mariadb_socket}",
+                "--user=root",
+                self.settings.db_name,
+                "-e",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+
     def stack(self) -> Stack:
         return Stack(self.ctx)
 
@@ -158,6 +175,16 @@ class Chaos:
 
 
 def run(scenario: Scenario, chaos: Chaos) -> Result:
+    """Run one scenario; a scenario that raises is a FAIL line naming the error."""
+    try:
+        return _run(scenario, chaos)
+    except Exception as exc:  # one line per scenario, whatever happened; the suite goes on
+        error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        fault = Fault(0, f"aborted: {error}", ok=False)
+        return result_of(scenario, chaos, fault, None, "not checked", False, 0)
+
+
+def _run(scenario: Scenario, chaos: Chaos) -> Result:
     started = datetime.now(UTC)
     chaos.say(f"{scenario.name}: {scenario.fault}")
     dlq_before = chaos.dead_letters()
@@ -172,8 +199,11 @@ def run(scenario: Scenario, chaos: Chaos) -> Result:
         fault = scenario.inject(chaos)
         recovery = chaos.wait_healthy(scenario.recovery_timeout_s)
     rc, summary = chaos.reconcile(started) if recovery is not None else (-1, "not run")
-    money = "matches" if rc == 0 else f"MISMATCH (reconcile exit {rc}: {summary})"
     dead = max(0, chaos.dead_letters() - dlq_before)
+    if scenario.loses_changes:  # reconcile must name the loss, never say OK
+        money = f"loss reported as expected ({summary})" if rc == 1 else f"NOT REPORTED (exit {rc})"
+        return result_of(scenario, chaos, fault, recovery, money, rc == 1, dead)
+    money = "matches" if rc == 0 else f"MISMATCH (reconcile exit {rc}: {summary})"
     return result_of(scenario, chaos, fault, recovery, money, rc == 0, dead)
 
 

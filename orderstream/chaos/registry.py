@@ -31,20 +31,30 @@ class Scenario:
     under_load: bool = True
     #: Seconds allowed for ``status`` to become healthy after the heal.
     recovery_timeout_s: float = 300
+    #: The fault loses changes: ``reconcile`` must report the windows that miss them.
+    loses_changes: bool = False
 
 
 SCENARIOS: dict[str, Scenario] = {}
 
 
 def scenario(
-    name: str, fault: str, *, fast: bool = False, under_load: bool = True, recovery_s: float = 300
+    name: str,
+    fault: str,
+    *,
+    fast: bool = False,
+    under_load: bool = True,
+    recovery_s: float = 300,
+    loses_changes: bool = False,
 ) -> Callable[[Callable[[Chaos], Fault]], Callable[[Chaos], Fault]]:
     """Register the decorated function as scenario ``name``."""
 
     def register(inject: Callable[[Chaos], Fault]) -> Callable[[Chaos], Fault]:
         if name in SCENARIOS:
             raise ValueError(f"chaos scenario {name!r} registered twice")
-        SCENARIOS[name] = Scenario(name, fault, inject, fast, under_load, recovery_s)
+        SCENARIOS[name] = Scenario(
+            name, fault, inject, fast, under_load, recovery_s, loses_changes
+        )
         return inject
 
     return register

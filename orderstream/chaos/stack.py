@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 import uuid
 
@@ -20,30 +19,12 @@ def mariadb_restart(chaos: Chaos) -> Fault:
     return Fault(time.monotonic() - started)
 
 
-def admin_sql(chaos: Chaos, sql: str) -> None:
-    """Run DDL as the socket-authenticated administrator (the app user may not alter)."""
-    chaos.say(sql)
-    subprocess.run(
-        [
-            chaos.ctx.tool("mariadb"),
-            f"--socket={chaos.ctx.layout.mariadb_socket}",
-            "--user=root",
-            chaos.settings.db_name,
-            "-e",
-            sql,
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-
-
 @scenario("alter-table", "ALTER TABLE orders ADD COLUMN under load (dropped 30s later)")
 def alter_table(chaos: Chaos) -> Fault:
     column = f"chaos_{uuid.uuid4().hex[:8]}"
-    admin_sql(chaos, f"ALTER TABLE orders ADD COLUMN {column} VARCHAR(32) NULL")
+    chaos.admin_sql(f"ALTER TABLE orders ADD COLUMN {column} VARCHAR(32) NULL")
     chaos.hold(30)
-    admin_sql(chaos, f"ALTER TABLE orders DROP COLUMN {column}")
+    chaos.admin_sql(f"ALTER TABLE orders DROP COLUMN {column}")
     return Fault(0, f"column {column} added, then dropped")
 
 
