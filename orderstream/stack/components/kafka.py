@@ -207,7 +207,7 @@ class KafkaCluster(Component):
     def checks(self) -> list[Check]:
         brokers = self.broker_checks()
         alive = {n for n, c in zip(NODE_IDS, brokers, strict=True) if c.healthy}
-        return [*brokers, self.quorum_check(alive), self.isr_check()]
+        return [*brokers, self.quorum_check(alive), self.isr_check(alive)]
 
     def broker_checks(self) -> list[Check]:
         """Each broker asked through its own listener: metadata from a survivor says nothing
@@ -229,8 +229,10 @@ class KafkaCluster(Component):
             checks.append(Check(program_name(node_id), healthy, detail))
         return checks
 
-    def isr_check(self) -> Check:
-        """Partitions below min.insync.replicas refuse acks=all writes: producers block."""
+    def isr_check(self, alive: set[int]) -> Check:
+        """Partitions with fewer live in-sync replicas than min.insync.replicas block acks=all
+        producers. Only replicas on brokers that answer now count: without a controller
+        quorum the metadata keeps listing stopped brokers in the ISR."""
         try:
             meta = admin_client(self.settings).list_topics(timeout=5)
         except KafkaException as exc:
@@ -239,7 +241,7 @@ class KafkaCluster(Component):
             f"{name}[{index}]"
             for name, topic in meta.topics.items()
             for index, part in topic.partitions.items()
-            if len(part.isrs) < MIN_INSYNC_REPLICAS
+            if len(set(part.isrs) & alive) < MIN_INSYNC_REPLICAS
         )
         if under:
             shown = ", ".join(under[:6]) + (f" and {len(under) - 6} more" if len(under) > 6 else "")
