@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from pathlib import Path
@@ -10,8 +11,8 @@ import pytest
 
 from dataflows.kafka_io import RESET_COMMAND, SourceError, check_resume_offset
 from orderstream.cli import build_parser
-from orderstream.stack.components import Check
-from orderstream.stack.components.dataflow import judge_progress
+from orderstream.stack.components import Check, StackError
+from orderstream.stack.components.dataflow import Dataflow, judge_progress
 from orderstream.stack.components.kafka import QuorumReplica, judge_quorum
 from orderstream.stack.health import format_json
 from orderstream.stack.liveness import (
@@ -20,7 +21,8 @@ from orderstream.stack.liveness import (
     tail_lines,
     unexpected_exits,
 )
-from orderstream.stack.supervisor import ProgramState
+from orderstream.stack.supervisor import ProgramState, Supervisor
+from tests.unit.stack.conftest import make_context
 
 SUPERVISORD_LOG = """\
 2026-11-25 10:00:01,100 INFO spawned: 'dataflow' with pid 100
@@ -123,3 +125,45 @@ def test_status_json_lists_every_check_and_the_verdict() -> None:
     assert doc["healthy"] is False and doc["unhealthy"] == ["kafka-2"]
     assert doc["checks"][1] == {"component": "kafka-2", "healthy": False, "detail": "down"}
     assert build_parser().parse_args(["status", "--json"]).json is True
+
+
+class _Supervisor(Supervisor):
+    """The dataflow's states, one per call."""
+
+    def __init__(self, states: list[ProgramState]) -> None:
+        super().__init__(Path("/nonexistent.sock"))
+        self.states = states
+
+    def program(self, name: str) -> ProgramState:
+        return self.states.pop(0) if len(self.states) > 1 else self.states[0]
+
+
+def test_start_fails_with_the_dataflows_own_error_when_it_does_not_stay_up(
+    tmp_path: Path,
+) -> None:
+    ctx = make_context(root=tmp_path)
+    states = [
+        ProgramState("dataflow", "STARTING", 10, ""),
+        ProgramState("dataflow", "BACKOFF", 0, "Exited too quickly"),
+    ]
+    ctx = dataclasses.replace(ctx, supervisor=_Supervisor(states))
+    ctx.layout.logs.mkdir(parents=True)
+    ctx.log_of("dataflow").write_text(DATAFLOW_LOG)
+    with pytest.raises(StackError) as failed:
+        Dataflow(ctx).wait_ready()
+    assert "dataflow does not stay up" in str(failed.value)
+    assert "recovery state does not fit topic 'cdc'" in str(failed.value)
+
+
+def test_a_restarted_dataflow_is_not_up_and_says_why(tmp_path: Path) -> None:
+    ctx = make_context(root=tmp_path)
+    ctx.layout.logs.mkdir(parents=True)
+    ctx.log_of("dataflow").write_text(DATAFLOW_LOG)
+    now = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+    (ctx.layout.logs / "supervisord.log").write_text(
+        f"{now},1 WARN exited: dataflow (exit status 1; not expected)\n"
+    )
+    (check,) = Dataflow(ctx).checks()
+    assert not check.healthy
+    assert "restarted 1 time(s) in the last 60s" in check.detail
+    assert "recovery state does not fit" in check.detail
