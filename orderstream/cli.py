@@ -14,7 +14,12 @@ from orderstream.poll import WaitTimeout
 from orderstream.reconcile import cli as reconcile_cli
 from orderstream.settings import Settings
 from orderstream.stack.components import StackContext, StackError
-from orderstream.stack.components.connector import cdc_connector_spec, register, resnapshot
+from orderstream.stack.components.connector import (
+    cdc_connector_spec,
+    recover_history,
+    register,
+    resnapshot,
+)
 from orderstream.stack.connect import ConnectError, ConnectorSpec
 from orderstream.stack.health import check_all, print_report
 from orderstream.stack.runtime import Stack
@@ -66,6 +71,14 @@ def _connector_resnapshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _connector_recover_history(args: argparse.Namespace) -> int:
+    ctx = StackContext.of(Settings.from_env())
+    spec = cdc_connector_spec(ctx.layout)
+    recover_history(ctx, spec, timeout=args.timeout)
+    print(f"connector {spec.name}: schema history rebuilt, RUNNING")
+    return 0
+
+
 def _status(args: argparse.Namespace) -> int:
     return print_report(check_all(Settings.from_env()), as_json=args.json)
 
@@ -114,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for RUNNING")
     p.set_defaults(func=_connector_resnapshot)
+    p = conn.add_parser(
+        "recover-history",
+        help="the schema-history topic is gone: rebuild it (snapshot.mode=recovery once)",
+    )
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for RUNNING")
+    p.set_defaults(func=_connector_recover_history)
 
     loadgen_cli.add_parser(sub)
     reconcile_cli.add_parser(sub)

@@ -12,9 +12,15 @@ from orderstream.chaos.harness import Chaos
 from orderstream.chaos.registry import Fault, scenario
 from orderstream.poll import WaitTimeout, until
 from orderstream.stack.components.connect_workers import WORKER_IDS, program_name
-from orderstream.stack.components.connector import cdc_connector_spec, resnapshot
+from orderstream.stack.components.connector import (
+    SCHEMA_HISTORY_CONFIG,
+    cdc_connector_spec,
+    recover_history,
+    resnapshot,
+)
 from orderstream.stack.connect import ConnectClient, ConnectError
 from orderstream.stack.health import check_all
+from orderstream.stack.kafka_admin import admin_client
 
 BIG_TRANSACTION_ROWS = 10_000
 #: Order ids from 10^12 up are left to tests and hand-written data (loadgen stays below).
@@ -122,5 +128,37 @@ def binlog_purged(chaos: Chaos) -> Fault:
         loud = False
     chaos.say("recovering with: orderstream connector resnapshot")
     resnapshot(chaos.ctx, cdc_connector_spec(chaos.ctx.layout))
+    note = "status named the FAILED task" if loud else "status did NOT name a FAILED task"
+    return Fault(time.monotonic() - started, note, ok=loud)
+
+
+@scenario(
+    "schema-history-deleted",
+    "Debezium's schema-history topic deleted, the connector restarted; recovery: "
+    "orderstream connector recover-history",
+    recovery_s=600,
+)
+def schema_history_deleted(chaos: Chaos) -> Fault:
+    spec = cdc_connector_spec(chaos.ctx.layout)
+    history = spec.config[SCHEMA_HISTORY_CONFIG]
+    started = time.monotonic()
+    chaos.say(f"deleting topic {history}")
+    admin_client(chaos.settings).delete_topics([history])[history].result(timeout=60)
+    chaos.kill9(task_worker(chaos))  # the task restarts and must read its history
+    name = f"connector {spec.name}"
+
+    def named_by_status() -> bool:
+        return any(
+            c.component == name and not c.healthy and "FAILED" in c.detail
+            for c in check_all(chaos.settings)
+        )
+
+    loud = True
+    try:
+        until("status to name the failed connector", named_by_status, 240, interval=3)
+    except WaitTimeout:
+        loud = False
+    chaos.say("recovering with: orderstream connector recover-history")
+    recover_history(chaos.ctx, spec)
     note = "status named the FAILED task" if loud else "status did NOT name a FAILED task"
     return Fault(time.monotonic() - started, note, ok=loud)
