@@ -34,7 +34,8 @@ def status(settings: Settings) -> tuple[int, dict[str, Any]]:
 
 
 def detail(report: dict[str, Any], component: str) -> tuple[bool, str]:
-    (check,) = [c for c in report["checks"] if c["component"] == component]
+    """The component's own line (a failing program also gets a supervisord line by name)."""
+    check = next(c for c in report["checks"] if c["component"] == component)
     return bool(check["healthy"]), str(check["detail"])
 
 
