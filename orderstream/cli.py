@@ -13,7 +13,7 @@ from orderstream.loadgen import cli as loadgen_cli
 from orderstream.poll import WaitTimeout
 from orderstream.reconcile import cli as reconcile_cli
 from orderstream.settings import Settings
-from orderstream.stack.components import StackContext, StackError
+from orderstream.stack.components import Check, StackContext, StackError
 from orderstream.stack.components.connector import (
     cdc_connector_spec,
     recover_history,
@@ -80,7 +80,14 @@ def _connector_recover_history(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    return print_report(check_all(Settings.from_env()), as_json=args.json)
+    try:
+        checks = check_all(Settings.from_env())
+    except OPERATOR_ERRORS as exc:
+        if not args.json:
+            raise
+        # scripts parse stdout: a report that could not be made is still JSON, and unhealthy
+        checks = [Check("status", False, f"status could not run: {exc}")]
+    return print_report(checks, as_json=args.json)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -89,6 +89,8 @@ def program_checks(components: list[Component]) -> list[Check]:
         states = ctx.supervisor.programs()
     except SupervisorUnavailable as exc:
         return [Check("supervisord", False, str(exc))]
+    except Exception as exc:  # a status report names every part, whatever happened
+        return [Check("supervisord", False, f"check failed: {type(exc).__name__}: {exc}")]
     exits = recent_exits(ctx.layout.logs / "supervisord.log")
     failing = []
     for component in components:

@@ -30,6 +30,7 @@ def status(settings: Settings) -> tuple[int, dict[str, Any]]:
         env=env,
         timeout=120,
     )
+    assert result.stdout.strip(), f"status printed no JSON; stderr: {result.stderr[-2000:]}"
     return result.returncode, json.loads(result.stdout)
 
 
