@@ -91,6 +91,28 @@ def producer_config(bootstrap_servers: str, delivery_timeout: timedelta) -> dict
     }
 
 
+#: The command that resets the dataflow's recovery state (docs/reliability.md).
+RESET_COMMAND = "orderstream stack reset-dataflow"
+
+
+def check_resume_offset(topic: str, partition: int, next_offset: int, low: int, high: int) -> None:
+    """A recovered offset must lie within the topic's offsets ``[low, high]``; outside, the
+    recovery state belongs to another life of the topic and resuming would fail or skip."""
+    if low <= next_offset <= high:
+        return
+    why = (
+        "the topic is younger than the recovery state (recreated, e.g. by a purge)"
+        if next_offset > high
+        else "retention deleted the offsets it would resume from"
+    )
+    raise SourceError(
+        f"orderstream: recovery state does not fit topic {topic!r}: partition {partition} "
+        f"would resume at offset {next_offset} but the topic holds offsets {low}..{high}; "
+        f"{why}. Reset the dataflow's recovery state with `{RESET_COMMAND}` (it re-reads "
+        "the topic from its beginning)"
+    )
+
+
 class CdcSource(FixedPartitionedSource[RawChange, int]):
     """The CDC topic as :class:`RawChange` items; partitions are ``<topic>-<partition>``.
 
@@ -152,10 +174,15 @@ class CdcPartition(StatefulSourcePartition[RawChange, int]):
         self._batch_size = batch_size
         self._idle_poll = idle_poll
         self._next_awake: datetime | None = None
+        self._consumer = Consumer({**config, "stats_cb": self._on_stats})
+        if next_offset != OFFSET_BEGINNING:
+            low, high = self._consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=30
+            )
+            check_resume_offset(topic, partition, next_offset, low, high)
         self._lag = BYTEWAX_CONSUMER_LAG_GAUGE.labels(
             step_id=step_id, topic=topic, partition=partition
         )
-        self._consumer = Consumer({**config, "stats_cb": self._on_stats})
         self._consumer.assign([TopicPartition(topic, partition, next_offset)])
 
     def next_batch(self) -> list[RawChange]:

@@ -19,7 +19,7 @@ from bytewax.inputs import Source
 from bytewax.operators import KeyedStream
 from bytewax.outputs import Sink
 
-from dataflows import metrics, records, revenue, routing, transitions
+from dataflows import metrics, records, revenue, routing, shutdown, transitions
 from dataflows.cdc import DeadLetter, OrderChange, Parsed, RawChange, Tombstone, parse_change
 from dataflows.clock import SYSTEM_CLOCK, Clock
 from dataflows.dedupe import TrackedChange
@@ -136,6 +136,7 @@ def build_flow(
 
 def flow() -> Dataflow:
     """Production wiring; ``python -m bytewax.run dataflows.orders`` calls this."""
+    shutdown.stop_on_sigterm()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from orderstream.chaos import cli as chaos_cli
 from orderstream.knobs import SettingsError
 from orderstream.loadgen import cli as loadgen_cli
 from orderstream.monitoring import alerts as alerts_cli
@@ -14,8 +15,13 @@ from orderstream.monitoring import receiver as receiver_cli
 from orderstream.poll import WaitTimeout
 from orderstream.reconcile import cli as reconcile_cli
 from orderstream.settings import Settings
-from orderstream.stack.components import StackContext, StackError
-from orderstream.stack.components.connector import register
+from orderstream.stack.components import Check, StackContext, StackError
+from orderstream.stack.components.connector import (
+    cdc_connector_spec,
+    recover_history,
+    register,
+    resnapshot,
+)
 from orderstream.stack.components.kafka import KafkaCluster
 from orderstream.stack.connect import ConnectError, ConnectorSpec
 from orderstream.stack.health import check_all, print_report
@@ -36,6 +42,11 @@ def _stack_start(args: argparse.Namespace) -> int:
 
 def _stack_stop(args: argparse.Namespace) -> int:
     Stack.from_env().stop(purge=args.purge)
+    return 0
+
+
+def _stack_reset_dataflow(args: argparse.Namespace) -> int:
+    Stack.from_env().reset_dataflow()
     return 0
 
 
@@ -65,8 +76,31 @@ def _topics_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _connector_resnapshot(args: argparse.Namespace) -> int:
+    ctx = StackContext.of(Settings.from_env())
+    spec = cdc_connector_spec(ctx.layout)
+    resnapshot(ctx, spec, timeout=args.timeout)
+    print(f"connector {spec.name}: snapshot taken again, RUNNING")
+    return 0
+
+
+def _connector_recover_history(args: argparse.Namespace) -> int:
+    ctx = StackContext.of(Settings.from_env())
+    spec = cdc_connector_spec(ctx.layout)
+    recover_history(ctx, spec, timeout=args.timeout)
+    print(f"connector {spec.name}: schema history rebuilt, RUNNING")
+    return 0
+
+
 def _status(args: argparse.Namespace) -> int:
-    return print_report(check_all(Settings.from_env()))
+    try:
+        checks = check_all(Settings.from_env())
+    except OPERATOR_ERRORS as exc:
+        if not args.json:
+            raise
+        # scripts parse stdout: a report that could not be made is still JSON, and unhealthy
+        checks = [Check("status", False, f"status could not run: {exc}")]
+    return print_report(checks, as_json=args.json)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "status", help="check every component for real; non-zero when any is unhealthy"
     )
+    p.add_argument("--json", action="store_true", help="print the checks as JSON, for scripts")
     p.set_defaults(func=_status)
 
     stack = sub.add_parser("stack", help="start or stop the native stack").add_subparsers(
@@ -88,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = stack.add_parser("stop", help="stop every component, keeping data")
     p.add_argument("--purge", action="store_true", help="also delete data, logs and configs")
     p.set_defaults(func=_stack_stop)
+    p = stack.add_parser(
+        "reset-dataflow",
+        help="delete the dataflow's recovery state and restart it from the topic's beginning",
+    )
+    p.set_defaults(func=_stack_reset_dataflow)
     p = stack.add_parser("running", help="exit 0 when the stack's supervisord runs, else 1")
     p.set_defaults(func=_stack_running)
     p = stack.add_parser("info", help="print where to look: addresses, topics, logs")
@@ -104,6 +144,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_connector_register)
 
+    p = conn.add_parser(
+        "resnapshot",
+        help="the binlog position is gone: forget the CDC connector's offsets and snapshot again",
+    )
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for RUNNING")
+    p.set_defaults(func=_connector_resnapshot)
+    p = conn.add_parser(
+        "recover-history",
+        help="the schema-history topic is gone: rebuild it (snapshot.mode=recovery once)",
+    )
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for RUNNING")
+    p.set_defaults(func=_connector_recover_history)
+
     topics = sub.add_parser("topics", help="Kafka topics of the data contract").add_subparsers(
         dest="topics_command", required=True
     )
@@ -116,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile_cli.add_parser(sub)
     alerts_cli.add_parser(sub)
     receiver_cli.add_parser(sub)
+    chaos_cli.add_parser(sub)
     return parser
 
 

@@ -129,7 +129,7 @@ class Settings:
             topics=TopicNames.from_env(e),
             window_seconds=knobs.window_seconds(e),
             allowed_lateness_seconds=knobs.allowed_lateness_seconds(e),
-            dataflow_workers=env_int(e, "ORDERSTREAM_DATAFLOW_WORKERS", 1, minimum=1, maximum=64),
+            dataflow_workers=env_int(e, knobs.DATAFLOW_WORKERS, 1, minimum=1, maximum=64),
             dataflow_snapshot_seconds=env_int(
                 e, "ORDERSTREAM_DATAFLOW_SNAPSHOT_SECONDS", 10, minimum=1
             ),

@@ -2,16 +2,19 @@
 # The README's test command: install what is missing, lint and type-check, run the unit and
 # dataflow tests, start the native stack and run the integration tests against it.
 # Stops every process it started when it ends, pass or fail, unless ORDERSTREAM_KEEP_STACK=1
-# (or --keep-stack) asks to keep the stack running. A stack that was already running
+# (or --keep-stack) asks to keep the stack running. It ends with the fast subset of the chaos
+# scenarios; --chaos runs all of them (about an hour). A stack that was already running
 # before test.sh is used as it is and left running.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 KEEP_STACK=${ORDERSTREAM_KEEP_STACK:-0}
+CHAOS=--fast
 PYTEST_ARGS=()
 for arg in "$@"; do
   case "$arg" in
     --keep-stack) KEEP_STACK=1 ;;
+    --chaos) CHAOS=--all ;;
     *) PYTEST_ARGS+=("$arg") ;;
   esac
 done
@@ -48,3 +51,6 @@ orderstream status
 
 log "integration tests against the live stack"
 "$PY/pytest" -q -m integration tests/integration "${PYTEST_ARGS[@]}"
+
+log "chaos scenarios ($CHAOS; docs/reliability.md)"
+orderstream chaos "$CHAOS"

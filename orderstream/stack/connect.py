@@ -155,6 +155,18 @@ class ConnectClient:
     def delete(self, name: str) -> None:
         self._request("DELETE", f"/connectors/{name}")
 
+    def lifecycle(self, name: str, action: str) -> None:
+        """``stop`` or ``resume`` the connector (Connect's REST lifecycle endpoints)."""
+        resp = self._request("PUT", f"/connectors/{name}/{action}")
+        if resp.status_code not in (200, 202, 204):
+            raise ConnectError(f"{action} connector {name}: HTTP {resp.status_code}: {resp.text}")
+
+    def reset_offsets(self, name: str) -> None:
+        """Forget the source offsets of a STOPPED connector: it snapshots again on resume."""
+        resp = self._request("DELETE", f"/connectors/{name}/offsets")
+        if resp.status_code != 200:
+            raise ConnectError(f"reset offsets of {name}: HTTP {resp.status_code}: {resp.text}")
+
 
 def unmatched_tables(include_list: list[str], existing: list[str]) -> list[str]:
     """Entries of Debezium's table.include.list (anchored regexes) that match no table."""

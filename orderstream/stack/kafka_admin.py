@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaException
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from orderstream.contract import CONTRACT_TOPICS, TopicSpec
@@ -15,6 +15,10 @@ from orderstream.settings import Settings
 QUIET_LOGGER = logging.getLogger("orderstream.librdkafka")
 QUIET_LOGGER.setLevel(logging.CRITICAL)
 QUIET_LOGGER.propagate = False
+
+
+#: The contract's min.insync.replicas (the brokers' default and every stack topic's config).
+MIN_INSYNC_REPLICAS = 2
 
 
 def admin_client(settings: Settings) -> AdminClient:
@@ -38,6 +42,28 @@ def describe_cluster(admin: AdminClient, timeout: float = 5.0) -> ClusterView:
     return ClusterView(frozenset(meta.brokers), int(meta.controller_id))
 
 
+def topic_end_total(settings: Settings, topic: str) -> int:
+    """Sum of a topic's end offsets: how many records it ever received (-1 when Kafka does
+    not answer or the topic is missing)."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": settings.bootstrap_servers,
+            "group.id": "orderstream-probe",
+            "logger": QUIET_LOGGER,
+        }
+    )
+    try:
+        partitions = consumer.list_topics(topic, timeout=5).topics[topic].partitions
+        return sum(
+            consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=5)[1]
+            for p in partitions
+        )
+    except Exception:  # a probe: the callers' other checks name what is down
+        return -1
+    finally:
+        consumer.close()
+
+
 def stack_topics(settings: Settings) -> list[TopicSpec]:
     """The contract's topics under their configured names."""
     names = settings.topics.by_contract_name()
@@ -48,7 +74,10 @@ def stack_topics(settings: Settings) -> list[TopicSpec]:
 
 
 def topic_config(spec: TopicSpec) -> dict[str, str]:
-    config = {"cleanup.policy": spec.cleanup_policy, "min.insync.replicas": "2"}
+    config = {
+        "cleanup.policy": spec.cleanup_policy,
+        "min.insync.replicas": str(MIN_INSYNC_REPLICAS),
+    }
     if spec.retention_ms is not None:
         config["retention.ms"] = str(spec.retention_ms)
         if spec.retention_ms < 0:

@@ -20,6 +20,7 @@ from orderstream.settings import Settings
 from orderstream.stack import components as stack_components
 from orderstream.stack.components import Component, StackContext, StackError
 from orderstream.stack.components.base import port_open
+from orderstream.stack.components.dataflow import Dataflow
 from orderstream.stack.render import write_if_changed
 from orderstream.stack.supervisor import SupervisorUnavailable, supervisord_conf
 
@@ -153,6 +154,18 @@ class Stack:
                 else:
                     path.unlink(missing_ok=True)
             self.say(f"deleted data, logs and configuration under {self.layout.root} (jars kept)")
+
+    def reset_dataflow(self) -> None:
+        """Stop the dataflow, delete its recovery state and start it again: it re-reads its
+        topic from the beginning (the recovery for a recovery state that does not fit)."""
+        dataflow = next(c for c in self.components if isinstance(c, Dataflow))
+        self.stop_programs([p.name for p in dataflow.programs()])
+        for path in dataflow.purge_paths():
+            shutil.rmtree(path, ignore_errors=True)
+        self.say(f"deleted the dataflow's recovery state {self.layout.recovery}")
+        self.start_supervisord()
+        self.start_component(dataflow)
+        self.say("dataflow restarted from the beginning of its topic")
 
     def stop_programs(self, names: list[str]) -> None:
         programs = self.supervisor.programs()

@@ -6,8 +6,11 @@ created for the test (replication factor 3) and deleted afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -198,3 +201,82 @@ def test_malformed_record_is_dead_lettered_and_processing_continues(
             dataflow.kill()
             dataflow.wait()
         log_file.close()
+
+
+def _dataflow_env(bootstrap: str, topics: dict[str, str]) -> dict[str, str]:
+    return {
+        **os.environ,
+        "ORDERSTREAM_KAFKA_BOOTSTRAP": bootstrap,
+        "ORDERSTREAM_TOPIC_CDC": topics["cdc"],
+        "ORDERSTREAM_TOPIC_PROCESSED": topics["processed"],
+        "ORDERSTREAM_TOPIC_REVENUE": topics["revenue"],
+        "ORDERSTREAM_TOPIC_TRANSITIONS": topics["transitions"],
+        "ORDERSTREAM_TOPIC_DLQ": topics["dlq"],
+        "ORDERSTREAM_DATAFLOW_METRICS_PORT": str(_free_port()),
+    }
+
+
+def _input_snapshot_epoch(recovery: Any) -> int:
+    """The latest epoch of a snapshot of the Kafka input's offsets in a recovery directory."""
+    epoch = -1
+    for part in recovery.glob("*.sqlite3"):
+        with contextlib.closing(sqlite3.connect(part)) as conn:
+            row = conn.execute("SELECT max(snap_epoch) FROM snaps WHERE step_id LIKE '%read_cdc'")
+            value = row.fetchone()[0]
+            epoch = max(epoch, -1 if value is None else int(value))
+    return epoch
+
+
+def test_sigterm_stops_it_and_recovery_state_of_another_topic_life_is_named(
+    bootstrap: str, topics: dict[str, str], tmp_path: Any
+) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True})
+    for order_id in range(1, 6):
+        producer.produce(
+            topics["cdc"], key=b"k", value=orjson.dumps(_envelope(order_id)), partition=0
+        )
+    assert producer.flush(30) == 0
+    recovery = tmp_path / "recovery"
+    recovery.mkdir()
+    subprocess.run([sys.executable, "-m", "bytewax.recovery", str(recovery), "1"], check=True)
+    command = [sys.executable, "-m", "bytewax.run", "dataflows.orders", "-r", str(recovery)]
+    command += ["-s", "1", "-b", "0"]
+    env = _dataflow_env(bootstrap, topics)
+    log_path = tmp_path / "dataflow.log"
+    with log_path.open("wb") as log:
+        first = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        processed = _consumer(bootstrap, topics["processed"])
+        try:
+            _poll_until(processed, lambda m: orjson.loads(m.value())["order_id"] == 5 or None)
+            # a snapshot taken after order 5 was read holds offsets past it
+            seen = _input_snapshot_epoch(recovery)
+            deadline = time.monotonic() + DEADLINE_S
+            while _input_snapshot_epoch(recovery) <= seen:
+                assert time.monotonic() < deadline, "no later snapshot of the input offsets"
+                time.sleep(0.5)
+            first.send_signal(signal.SIGTERM)
+            first.wait(timeout=15)  # promptly: Bytewax alone would ignore or die on it
+        finally:
+            processed.close()
+            if first.poll() is None:
+                first.kill()
+                first.wait()
+    assert "stopped by SIGTERM" in log_path.read_text(errors="replace")
+
+    # the CDC topic starts a new life (as after purging Kafka alone): empty, same name
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.delete_topics([topics["cdc"]])[topics["cdc"]].result(timeout=30)
+    deadline = time.monotonic() + DEADLINE_S
+    while True:
+        future = admin.create_topics([NewTopic(topics["cdc"], 2, 3)])[topics["cdc"]]
+        try:
+            future.result(timeout=30)
+            break
+        except Exception:
+            assert time.monotonic() < deadline, "could not recreate the CDC topic"
+            time.sleep(1)
+
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert second.returncode != 0
+    assert "recovery state does not fit topic" in second.stdout + second.stderr
+    assert "orderstream stack reset-dataflow" in second.stdout + second.stderr

@@ -22,7 +22,7 @@ from orderstream.stack.connect import (
     ConnectorStatus,
     unmatched_tables,
 )
-from orderstream.stack.kafka_admin import admin_client, ensure_topics
+from orderstream.stack.kafka_admin import admin_client, ensure_topics, topic_end_total
 from orderstream.stack.layout import Layout
 
 CDC_CONNECTOR_FILE = "orders-cdc.json"
@@ -104,6 +104,67 @@ def register(
 
     wait_for(f"connector {spec.name} to be RUNNING", running, timeout, interval=1)
     return outcome
+
+
+def resnapshot(ctx: StackContext, spec: ConnectorSpec, timeout: float = 300) -> None:
+    """The recovery when the binlog position the connector needs is gone: stop it, forget its
+    offsets and resume; Debezium snapshots the tables again (every row as op ``r``) and then
+    streams from the current binlog. Changes between the lost position and the snapshot are
+    lost; ``orderstream reconcile`` names the windows that miss them."""
+    client = ConnectClient(ctx.settings.connect_url)
+    client.lifecycle(spec.name, "stop")
+
+    def stopped() -> None:
+        status = client.status(spec.name)
+        if status is None or status.state != "STOPPED":
+            raise NotReady(f"last status: {status}")
+
+    wait_for(f"connector {spec.name} to stop", stopped, 120, interval=1, retry_on=(ConnectError,))
+    client.reset_offsets(spec.name)
+    ctx.say(f"connector {spec.name}: offsets reset; resuming with a new snapshot")
+    client.lifecycle(spec.name, "resume")
+
+    def running() -> None:
+        status = client.status(spec.name)
+        if status is None or not status.running:
+            raise NotReady(f"last status: {status}")
+
+    what = f"connector {spec.name} to run"
+    wait_for(what, running, timeout, interval=1, retry_on=(ConnectError,))
+
+
+def recover_history(ctx: StackContext, spec: ConnectorSpec, timeout: float = 300) -> None:
+    """The recovery when Debezium's schema-history topic is gone: recreate it, run the
+    connector once with ``snapshot.mode=recovery`` (Debezium rebuilds the history from the
+    current table definitions and keeps its binlog position), then restore the file's config."""
+    recovery = ConnectorSpec(spec.name, {**spec.config, "snapshot.mode": "recovery"})
+    ctx.say(f"connector {spec.name}: rebuilding its schema history (snapshot.mode=recovery)")
+    history = spec.config.get(SCHEMA_HISTORY_CONFIG, "")
+    admin = admin_client(ctx.settings)
+    for note in ensure_topics(admin, [TopicSpec(history, 1, "delete", -1)]):
+        ctx.say(note)
+    client = ConnectClient(ctx.settings.connect_url)
+    client.put_config(recovery)
+    client.restart(spec.name)
+
+    def history_written() -> None:
+        topic = admin.list_topics(history, timeout=5).topics.get(history)
+        partitions = topic.partitions if topic is not None else {}
+        if not partitions or topic_end_total(ctx.settings, history) <= 0:
+            raise NotReady(f"schema history topic {history} is still empty")
+
+    wait_for(f"schema history topic {history}", history_written, timeout, interval=1)
+    client.put_config(spec)
+    client.restart(spec.name)
+
+    def running() -> None:
+        status = client.status(spec.name)
+        if status is None or not status.running:
+            raise NotReady(f"last status: {status}")
+
+    what = f"connector {spec.name} to run"
+    wait_for(what, running, timeout, interval=1, retry_on=(ConnectError,))
+    ctx.say(f"connector {spec.name}: schema history rebuilt, configuration restored")
 
 
 def describe(status: ConnectorStatus) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
 
 from orderstream.poll import NotReady, wait_for
 from orderstream.stack import render
@@ -30,6 +31,8 @@ from orderstream.stack.components.base import (
 )
 from orderstream.stack.components.jvm import jvm_command
 from orderstream.stack.kafka_admin import (
+    MIN_INSYNC_REPLICAS,
+    QUIET_LOGGER,
     admin_client,
     describe_cluster,
     ensure_topics,
@@ -45,6 +48,15 @@ QUORUM_TOOL_MAIN = "org.apache.kafka.tools.MetadataQuorumCommand"
 
 #: A voter that has not caught up with the leader for this long is unhealthy.
 QUORUM_MAX_CATCH_UP_AGE_MS = 15_000
+
+
+def probe_broker(address: str, timeout: float = 5.0) -> int:
+    """The id of the broker that answers a metadata request at ``address`` (only that one is
+    bootstrapped, so a survivor cannot answer for it); raises KafkaException when none does."""
+    client = AdminClient(
+        {"bootstrap.servers": address, "socket.timeout.ms": 5000, "logger": QUIET_LOGGER}
+    )
+    return int(client.list_topics(timeout=timeout).orig_broker_id)
 
 
 def program_name(node_id: int) -> str:
@@ -73,7 +85,7 @@ class KafkaCluster(Component):
             "log.dirs": self.layout.kafka_data(node_id),
             # durability: the contract's replication and ISR rules
             "default.replication.factor": 3,
-            "min.insync.replicas": 2,
+            "min.insync.replicas": MIN_INSYNC_REPLICAS,
             "unclean.leader.election.enable": False,
             "offsets.topic.replication.factor": 3,
             "transaction.state.log.replication.factor": 3,
@@ -194,30 +206,54 @@ class KafkaCluster(Component):
             self.ctx.say(note)
 
     def checks(self) -> list[Check]:
-        return [*self.broker_checks(), self.quorum_check()]
+        brokers = self.broker_checks()
+        alive = {n for n, c in zip(NODE_IDS, brokers, strict=True) if c.healthy}
+        return [*brokers, self.quorum_check(alive), self.isr_check(alive)]
 
     def broker_checks(self) -> list[Check]:
+        """Each broker asked through its own listener: metadata from a survivor says nothing
+        about whether another node is up."""
         s = self.settings
-        try:
-            view = describe_cluster(admin_client(s), timeout=5)
-        except KafkaException as exc:
-            reason = f"no broker answers at {s.bootstrap_servers} ({exc.args[0].str()})"
-            return [Check(program_name(n), False, reason) for n in NODE_IDS]
         checks = []
         for node_id, port in zip(NODE_IDS, s.broker_ports, strict=True):
-            where = f"({s.host}:{port})"
-            if node_id in view.broker_ids:
-                checks.append(
-                    Check(
-                        program_name(node_id), True, f"broker {node_id} in cluster metadata {where}"
-                    )
-                )
-            else:
-                detail = f"broker {node_id} missing from cluster metadata {where}"
-                checks.append(Check(program_name(node_id), False, detail))
+            address = f"{s.host}:{port}"
+            try:
+                answered_by = probe_broker(address)
+            except KafkaException as exc:
+                reason = f"broker {node_id} does not answer at {address} ({exc.args[0].str()})"
+                checks.append(Check(program_name(node_id), False, reason))
+                continue
+            healthy = answered_by == node_id
+            detail = f"broker {node_id} answers at {address}"
+            if not healthy:
+                detail = f"{address} answered as broker {answered_by}, not {node_id}"
+            checks.append(Check(program_name(node_id), healthy, detail))
         return checks
 
-    def quorum_check(self) -> Check:
+    def isr_check(self, alive: set[int]) -> Check:
+        """Partitions with fewer live in-sync replicas than min.insync.replicas block acks=all
+        producers. Only replicas on brokers that answer now count: without a controller
+        quorum the metadata keeps listing stopped brokers in the ISR."""
+        try:
+            meta = admin_client(self.settings).list_topics(timeout=5)
+        except KafkaException as exc:
+            return Check("kafka-isr", False, f"no broker answers ({exc.args[0].str()})")
+        under = sorted(
+            f"{name}[{index}]"
+            for name, topic in meta.topics.items()
+            for index, part in topic.partitions.items()
+            if len(set(part.isrs) & alive) < MIN_INSYNC_REPLICAS
+        )
+        if under:
+            shown = ", ".join(under[:6]) + (f" and {len(under) - 6} more" if len(under) > 6 else "")
+            detail = (
+                f"{len(under)} partition(s) under min.insync.replicas={MIN_INSYNC_REPLICAS}, "
+                f"writes with acks=all block: {shown}"
+            )
+            return Check("kafka-isr", False, detail)
+        return Check("kafka-isr", True, f"every partition has >= {MIN_INSYNC_REPLICAS} in sync")
+
+    def quorum_check(self, alive: set[int] | None = None) -> Check:
         s = self.settings
         controllers = ",".join(f"{s.host}:{p}" for p in s.controller_ports)
         if not any(port_open(s.host, p) for p in s.controller_ports):
@@ -227,9 +263,9 @@ class KafkaCluster(Component):
                 render.properties({"request.timeout.ms": 5000, "default.api.timeout.ms": 10000})
             )
             client_config.flush()
-            return self._query_quorum(controllers, client_config.name)
+            return self._query_quorum(controllers, client_config.name, alive)
 
-    def _query_quorum(self, controllers: str, client_config: str) -> Check:
+    def _query_quorum(self, controllers: str, client_config: str, alive: set[int] | None) -> Check:
         try:
             result = subprocess.run(
                 [
@@ -266,7 +302,7 @@ class KafkaCluster(Component):
             replicas = parse_quorum_replication(table[table.index("NodeId") :])
         except ValueError as exc:
             return Check("kraft-quorum", False, str(exc))
-        return judge_quorum(replicas, int(time.time() * 1000))
+        return judge_quorum(replicas, int(time.time() * 1000), alive=alive)
 
     def purge_paths(self) -> list[Path]:
         return [self.layout.kafka_data(n) for n in NODE_IDS] + [self.layout.cluster_id_file]
@@ -305,13 +341,20 @@ def parse_quorum_replication(output: str) -> list[QuorumReplica]:
     return replicas
 
 
-def judge_quorum(replicas: list[QuorumReplica], now_ms: int, voters: int = 3) -> Check:
+def judge_quorum(
+    replicas: list[QuorumReplica], now_ms: int, voters: int = 3, alive: set[int] | None = None
+) -> Check:
+    """A voter counts when it caught up recently and, if ``alive`` is given, answers now (a
+    stopped voter keeps a recent catch-up time for a while)."""
     leaders = [r for r in replicas if r.status == "Leader"]
     followers = [r for r in replicas if r.status == "Follower"]
     if not leaders:
         return Check("kraft-quorum", False, "no quorum leader")
     stale = [
-        r.node_id for r in followers if now_ms - r.last_caught_up_ms > QUORUM_MAX_CATCH_UP_AGE_MS
+        r.node_id
+        for r in followers
+        if now_ms - r.last_caught_up_ms > QUORUM_MAX_CATCH_UP_AGE_MS
+        or (alive is not None and r.node_id not in alive)
     ]
     caught_up = 1 + len(followers) - len(stale)
     healthy = caught_up == voters and len(followers) == voters - 1

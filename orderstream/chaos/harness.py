@@ -1,0 +1,231 @@
+"""Runs one scenario: load, fault, heal, recovery to a healthy ``status``, reconcile."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from orderstream.chaos.registry import Fault, Scenario
+from orderstream.poll import NotReady, WaitTimeout, wait_for
+from orderstream.settings import Settings
+from orderstream.stack.components import StackContext
+from orderstream.stack.health import check_all
+from orderstream.stack.kafka_admin import topic_end_total
+from orderstream.stack.runtime import Stack
+
+#: Seconds of load before the fault and after recovery.
+SETTLE_S = 10
+RECONCILE_WAIT_S = 300
+
+
+@dataclass(frozen=True)
+class Result:
+    scenario: str
+    fault: str
+    load: str
+    downtime_s: float
+    recovery_s: float | None
+    money: str
+    dead_letters: int
+    note: str
+    passed: bool
+
+    def line(self) -> str:
+        recovery = "never" if self.recovery_s is None else f"{self.recovery_s:.0f}s"
+        verdict = "PASS" if self.passed else "FAIL"
+        note = f" | {self.note}" if self.note else ""
+        return (
+            f"{verdict} {self.scenario} | {self.fault} | load {self.load} | down "
+            f"{self.downtime_s:.0f}s | recovery {recovery} | money {self.money} | "
+            f"dead letters {self.dead_letters}{note}"
+        )
+
+
+class Chaos:
+    """What scenarios act through: the stack's programs, the load, timing, the verdicts."""
+
+    def __init__(self, settings: Settings, rate: float) -> None:
+        self.settings = settings
+        self.ctx = StackContext.of(settings)
+        self.supervisor = self.ctx.supervisor
+        self.rate = rate
+
+    def say(self, message: str) -> None:
+        print(f"orderstream chaos: {message}", file=sys.stderr, flush=True)
+
+    # --- programs -----------------------------------------------------------------------
+
+    def pid(self, program: str) -> int:
+        return self.supervisor.program(program).pid
+
+    def kill9(self, program: str) -> None:
+        """``kill -9`` the program; supervisor restarts it."""
+        pid = self.pid(program)
+        self.say(f"kill -9 {program} (pid {pid})")
+        os.kill(pid, signal.SIGKILL)
+
+    def stop(self, program: str) -> None:
+        self.say(f"stopping {program}")
+        self.supervisor.stop(program, wait=True)
+
+    def start(self, program: str) -> None:
+        self.say(f"starting {program}")
+        self.supervisor.start(program, wait=True)
+
+    def hold(self, seconds: float) -> None:
+        """Keep the fault in place for the scenario's stated duration."""
+        self.say(f"holding the fault for {seconds:.0f}s")
+        time.sleep(seconds)
+
+    def admin_sql(self, sql: str) -> None:
+        """Run SQL as MariaDB's socket-authenticated administrator (DDL, binlog purges)."""
+        self.say(sql)
+        subprocess.run(
+            [
+                self.ctx.tool("mariadb"),
+                f"--socket={self.ctx.layout.mariadb_socket}",
+                "--user=root",
+                self.settings.db_name,
+                "-e",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+
+    def stack(self) -> Stack:
+        return Stack(self.ctx)
+
+    # --- load ---------------------------------------------------------------------------
+
+    @contextmanager
+    def load(self, rate: float | None = None) -> Iterator[None]:
+        """The load generator running (as the operator would run it) until the block ends."""
+        rate = self.rate if rate is None else rate
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "orderstream", "loadgen", "--rate", f"{rate:g}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            yield
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                _, err = proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                _, err = proc.communicate()
+            if proc.returncode not in (0, -signal.SIGTERM):
+                self.say(f"loadgen exited {proc.returncode}: {err.strip()[-300:]}")
+
+    # --- verdicts -----------------------------------------------------------------------
+
+    def wait_healthy(self, timeout: float) -> float | None:
+        """Seconds until ``status`` is healthy (None when it is not within ``timeout``)."""
+        started = time.monotonic()
+
+        def healthy() -> None:
+            failing = [c for c in check_all(self.settings) if not c.healthy]
+            if failing:
+                raise NotReady("; ".join(f"{c.component}: {c.detail}" for c in failing))
+
+        try:
+            wait_for("status to be healthy", healthy, timeout, interval=2)
+        except WaitTimeout as exc:
+            self.say(str(exc))
+            return None
+        return time.monotonic() - started
+
+    def dead_letters(self) -> int:
+        return topic_end_total(self.settings, self.settings.topics.dlq)
+
+    def reconcile(self, since: datetime) -> tuple[int, str]:
+        window = timedelta(seconds=self.settings.window_seconds)
+        start = datetime.fromtimestamp(
+            since.timestamp() // window.total_seconds() * window.total_seconds(), UTC
+        )
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "orderstream",
+                "reconcile",
+                "--from",
+                start.isoformat(),
+                "--wait",
+                str(RECONCILE_WAIT_S),
+                "--max-rows",
+                "20",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        lines = (result.stdout + result.stderr).strip().splitlines()
+        return result.returncode, (lines[-1] if lines else "")
+
+
+def run(scenario: Scenario, chaos: Chaos) -> Result:
+    """Run one scenario; a scenario that raises is a FAIL line naming the error."""
+    try:
+        return _run(scenario, chaos)
+    except Exception as exc:  # one line per scenario, whatever happened; the suite goes on
+        error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+        fault = Fault(0, f"aborted: {error}", ok=False)
+        return result_of(scenario, chaos, fault, None, "not checked", False, 0)
+
+
+def _run(scenario: Scenario, chaos: Chaos) -> Result:
+    started = datetime.now(UTC)
+    chaos.say(f"{scenario.name}: {scenario.fault}")
+    dlq_before = chaos.dead_letters()
+    recovery: float | None = None
+    if scenario.under_load:
+        with chaos.load():
+            chaos.hold(SETTLE_S)
+            fault = scenario.inject(chaos)
+            recovery = chaos.wait_healthy(scenario.recovery_timeout_s)
+            chaos.hold(SETTLE_S)
+    else:
+        fault = scenario.inject(chaos)
+        recovery = chaos.wait_healthy(scenario.recovery_timeout_s)
+    rc, summary = chaos.reconcile(started) if recovery is not None else (-1, "not run")
+    dead = max(0, chaos.dead_letters() - dlq_before)
+    if scenario.loses_changes:  # reconcile must name the loss, never say OK
+        money = f"loss reported as expected ({summary})" if rc == 1 else f"NOT REPORTED (exit {rc})"
+        return result_of(scenario, chaos, fault, recovery, money, rc == 1, dead)
+    money = "matches" if rc == 0 else f"MISMATCH (reconcile exit {rc}: {summary})"
+    return result_of(scenario, chaos, fault, recovery, money, rc == 0, dead)
+
+
+def result_of(
+    scenario: Scenario,
+    chaos: Chaos,
+    fault: Fault,
+    recovery: float | None,
+    money: str,
+    matches: bool,
+    dead: int,
+) -> Result:
+    load = f"{chaos.rate:g}/s" if scenario.under_load else "own"
+    passed = fault.ok and recovery is not None and matches
+    return Result(
+        scenario.name,
+        scenario.fault,
+        load,
+        fault.downtime_s,
+        recovery,
+        money,
+        dead,
+        fault.note,
+        passed,
+    )
