@@ -12,11 +12,12 @@ import gc
 import logging
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import bytewax.operators as op
-from bytewax.dataflow import Dataflow
+from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 from bytewax.operators import KeyedStream
 from bytewax.outputs import Sink
@@ -41,6 +42,8 @@ from dataflows.transitions import TransitionSample, TransitionStats
 from dataflows.windows import EventTimeWindows, Fold, WindowResult, WindowSpec, WindowsState
 from orderstream.contract import OrderStatus
 from orderstream.knobs import SettingsError
+
+X = TypeVar("X")
 
 REVENUE_FOLD: Fold[RevenueTotals, RevenueTotals] = Fold(revenue.initialize, revenue.agg)
 TRANSITIONS_FOLD: Fold[TransitionSample, TransitionStats] = Fold(
@@ -99,9 +102,9 @@ def build_flow(
 
     flow = Dataflow("orders")
     raw = op.input("read_cdc", flow, source)
-    op.inspect("count_in", raw, _count_in)
+    _tap("count_in", raw, _count_in)
     parsed = op.map("parse_cdc", raw, parse_change)
-    op.inspect("count_tombstones", parsed, _count_tombstone)
+    _tap("count_tombstones", parsed, _count_tombstone)
     invalid = op.filter_map("invalid_records", parsed, routing.dead_letter_or_none)
     changes = op.filter_map("order_changes", parsed, routing.change_or_none)
 
@@ -114,18 +117,18 @@ def build_flow(
         "changes_and_idle_checks", by_order, checks
     )
     tracked = op.stateful("dedupe_by_order", by_order_and_checks, track_order)
-    op.inspect("count_processed", tracked, _count_processed)
+    _tap("count_processed", tracked, _count_processed)
     processed = op.flat_map_batch("format_processed", tracked, processed_records)
     op.output("write_processed", processed, sinks.processed)
 
     by_currency = op.filter_map("revenue_by_currency", tracked, routing.revenue_input)
-    op.inspect("count_revenue", by_currency, _count_revenue)
+    _tap("count_revenue", by_currency, _count_revenue)
     revenue_out = op.stateful("window_revenue", by_currency, window_revenue)
     revenue_records = op.filter_map("format_revenue", revenue_out, _revenue_record)
     op.output("write_revenue", revenue_records, sinks.revenue)
 
     by_pair = op.filter_map("transitions_by_pair", tracked, routing.transition_input)
-    op.inspect("count_transitions", by_pair, _count_transition)
+    _tap("count_transitions", by_pair, _count_transition)
     transitions_out = op.stateful("window_transitions", by_pair, window_transitions)
     transition_records = op.filter_map("format_transitions", transitions_out, _transition_record)
     op.output("write_transitions", transition_records, sinks.transitions)
@@ -133,7 +136,7 @@ def build_flow(
     too_late_revenue = op.filter_map("expired_revenue", revenue_out, _keyed_dead_letter)
     too_late_transitions = op.filter_map("expired_transitions", transitions_out, _keyed_dead_letter)
     dead_letters = op.merge("dead_letters", invalid, too_late_revenue, too_late_transitions)
-    op.inspect("count_dlq", dead_letters, _count_dead_letter)
+    _tap("count_dlq", dead_letters, _count_dead_letter)
     dlq_records = op.map("format_dlq", dead_letters, dead_letter_record)
     op.output("write_dlq", dlq_records, sinks.dead_letters)
     return flow
@@ -197,6 +200,19 @@ def _serve_metrics(settings: DataflowSettings) -> None:
 
 
 # --- metric taps -------------------------------------------------------------------------
+
+
+def _tap(step_id: str, up: Stream[X], count: Callable[[str, X], None]) -> None:
+    """Like ``op.inspect``, but Bytewax calls into Python once per batch, not twice per item
+    (a tap on every item of the flow costs ~1 µs per item as an ``inspect``)."""
+
+    def count_batch(batch: list[X]) -> list[X]:
+        for item in batch:
+            count(step_id, item)
+        return []
+
+    op.flat_map_batch(step_id, up, count_batch)
+
 
 
 def _count_in(_step_id: str, _raw: RawChange) -> None:
