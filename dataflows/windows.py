@@ -89,9 +89,10 @@ class WindowsState(Generic[A]):
     # The start of the oldest kept closed window (None: none kept, or not yet computed, as in
     # snapshots of earlier versions): per-event work then looks at open windows only.
     oldest_closed: datetime | None = None
-    #: Per source partition: (highest event time seen minus lateness, system time then).
+    #: Per source partition: its highest event time seen minus the lateness, minus the system
+    #: time then. System time only moves on, so the partition's watermark is ``now + offset``.
     #: None rather than an empty dict so that snapshots of earlier versions load.
-    partition_marks: dict[int, tuple[datetime, datetime]] | None = None
+    partition_offsets: dict[int, timedelta] | None = None
     #: The watermark last acted on; the minimum over partitions may dip below it when a
     #: partition is first seen, the watermark does not.
     floor: datetime | None = None
@@ -105,7 +106,7 @@ class WindowsState(Generic[A]):
             self.expired_through,
             self.latest_now,
             self.oldest_closed,
-            None if self.partition_marks is None else dict(self.partition_marks),
+            None if self.partition_offsets is None else dict(self.partition_offsets),
             self.floor,
         )
 
@@ -129,11 +130,11 @@ class EventTimeWindows(Generic[V, A]):
             now = state.latest_now
         if state.watermark_base is not None and state.base_set_at is not None:  # older snapshot
             return state.watermark_base + max(now - state.base_set_at, _NO_TIME)
-        marks = state.partition_marks
+        offsets = state.partition_offsets
         floor = state.floor
-        if not marks:
+        if not offsets:
             return floor
-        lowest = min(base + max(now - set_at, _NO_TIME) for base, set_at in marks.values())
+        lowest = now + min(offsets.values())
         return lowest if floor is None or lowest > floor else floor
 
     def on_event(
@@ -165,12 +166,13 @@ class EventTimeWindows(Generic[V, A]):
         return EventOutcome(results, late, expired)
 
     def _advance(self, partition: int, candidate: datetime, now: datetime) -> None:
-        marks = self.state.partition_marks
-        if marks is None:
-            marks = self.state.partition_marks = {}
-        mark = marks.get(partition)
-        if mark is None or candidate > mark[0] + max(now - mark[1], _NO_TIME):
-            marks[partition] = (candidate, now)
+        offsets = self.state.partition_offsets
+        if offsets is None:
+            offsets = self.state.partition_offsets = {}
+        offset = candidate - now
+        current = offsets.get(partition)
+        if current is None or offset > current:
+            offsets[partition] = offset
 
     def _adopt_older_snapshot(self, watermark: datetime | None) -> None:
         state = self.state
@@ -188,11 +190,14 @@ class EventTimeWindows(Generic[V, A]):
     def next_wake(self) -> datetime | None:
         """System time at which the watermark reaches the next window end or expiry."""
         state = self.state
-        if state.watermark_base is not None and state.base_set_at is not None:
-            marks = [(state.watermark_base, state.base_set_at)]  # older snapshot
+        since: datetime | None
+        if state.watermark_base is not None and state.base_set_at is not None:  # older snapshot
+            offsets = [state.watermark_base - state.base_set_at]
+            since = state.base_set_at
         else:
-            marks = list((state.partition_marks or {}).values())
-        if not marks:
+            offsets = list((state.partition_offsets or {}).values())
+            since = state.latest_now
+        if not offsets or since is None:
             return None
         targets = [start + self.spec.length for start in state.open]
         oldest_closed = state.first_closed()
@@ -200,9 +205,8 @@ class EventTimeWindows(Generic[V, A]):
             targets.append(oldest_closed + self.spec.length + self.spec.retention)
         if not targets:
             return None
-        target = min(targets)
         # The minimum over partitions reaches the target when the last of them does.
-        return max(set_at + max(target - base, _NO_TIME) for base, set_at in marks)
+        return max(min(targets) - min(offsets), since)
 
     def snapshot(self) -> WindowsState[A]:
         return self.state.copy()

@@ -191,8 +191,8 @@ def test_a_snapshot_of_the_single_watermark_version_still_loads() -> None:
     w.on_event(at(70), 1, NOW)
     older = w.snapshot()
     older.watermark_base, older.base_set_at = older.floor, NOW
-    older.partition_marks, older.floor = None, None
-    del older.__dict__["partition_marks"], older.__dict__["floor"]  # as unpickled
+    older.partition_offsets, older.floor = None, None
+    del older.__dict__["partition_offsets"], older.__dict__["floor"]  # as unpickled
     restored: EventTimeWindows[int, int] = EventTimeWindows(w.spec, SUM, older)
     assert restored.watermark(NOW) == at(60)
     assert restored.on_event(at(30), 1, NOW, partition=2).late
