@@ -132,8 +132,12 @@ def running_dataflow(
         urls = [f"http://127.0.0.1:{port + i}/metrics" for i in range(processes)]
         yield Dataflow(started, urls)
     finally:
+        # All at once: a cluster process whose peer exits first panics on its send thread.
         for process in started:
-            _stop(process)
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in started:
+            _reap(process)
 
 
 def free_ports(count: int) -> int:
@@ -154,10 +158,8 @@ def _free(port: int) -> bool:
         return True
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGINT)
+def _reap(process: subprocess.Popen[bytes]) -> None:
+    """Waits for a process sent SIGINT; kills it after 20 s."""
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
