@@ -7,17 +7,14 @@ from pathlib import Path
 
 import requests
 
-from orderstream.monitoring.settings import ALERT_RECEIVER_PORT, MonitoringSettings
+from orderstream.monitoring.settings import ALERT_RECEIVER_PORT
 from orderstream.poll import wait_for
-from orderstream.stack.components.base import Check, Component, Port, Program, StackContext
+from orderstream.stack.components.base import Check, Port, Program
+from orderstream.stack.components.monitored import MonitoringComponent
 
 
-class AlertReceiver(Component):
+class AlertReceiver(MonitoringComponent):
     name = "alert-receiver"
-
-    def __init__(self, ctx: StackContext) -> None:
-        super().__init__(ctx)
-        self.monitoring = MonitoringSettings.of(ctx.settings, ctx.env)
 
     @property
     def health_url(self) -> str:

@@ -11,32 +11,27 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from orderstream.monitoring import checks, config, tools
+from orderstream.monitoring import checks, config
 from orderstream.monitoring.alerts import WATCHDOG, AlertmanagerUnavailable, fetch_alerts
 from orderstream.monitoring.prometheus_api import (
     MonitoringApiError,
     alertmanager_ready,
     alertmanager_reload,
 )
-from orderstream.monitoring.settings import ALERTMANAGER_PORT, MonitoringSettings
+from orderstream.monitoring.settings import ALERTMANAGER_PORT
 from orderstream.poll import NotReady, wait_for
 from orderstream.stack.components.base import (
     Check,
-    Component,
     File,
     Port,
     Program,
-    StackContext,
     StackError,
 )
+from orderstream.stack.components.monitored import MonitoringComponent
 
 
-class Alertmanager(Component):
+class Alertmanager(MonitoringComponent):
     name = "alertmanager"
-
-    def __init__(self, ctx: StackContext) -> None:
-        super().__init__(ctx)
-        self.monitoring = MonitoringSettings.of(ctx.settings, ctx.env)
 
     @property
     def config_path(self) -> Path:
@@ -45,12 +40,6 @@ class Alertmanager(Component):
     @property
     def data_dir(self) -> Path:
         return self.layout.data / "alertmanager"
-
-    def _binary(self, name: str) -> Path:
-        try:
-            return tools.binary(name)
-        except tools.ToolMissing as exc:
-            raise StackError(str(exc)) from None
 
     def rendered(self) -> str:
         source = (self.layout.repo / "alertmanager" / "alertmanager.yml").read_text()
@@ -62,7 +51,7 @@ class Alertmanager(Component):
     def programs(self) -> list[Program]:
         m = self.monitoring
         command = [
-            str(self._binary("prometheus-alertmanager")),
+            str(self.binary("prometheus-alertmanager")),
             f"--config.file={self.config_path}",
             f"--storage.path={self.data_dir}",
             f"--web.listen-address={self.settings.host}:{m.alertmanager_port}",
@@ -75,8 +64,8 @@ class Alertmanager(Component):
         return [Port(self.monitoring.alertmanager_port, ALERTMANAGER_PORT, self.name)]
 
     def check_installed(self) -> None:
-        self._binary("prometheus-alertmanager")
-        amtool = self._binary("amtool")
+        self.binary("prometheus-alertmanager")
+        amtool = self.binary("amtool")
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "alertmanager.yml"
             path.write_text(self.rendered())

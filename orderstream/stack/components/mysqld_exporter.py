@@ -9,27 +9,21 @@ from pathlib import Path
 
 import requests
 
-from orderstream.monitoring import config, tools
-from orderstream.monitoring.settings import MYSQLD_EXPORTER_PORT, MonitoringSettings
+from orderstream.monitoring import config
+from orderstream.monitoring.settings import MYSQLD_EXPORTER_PORT
 from orderstream.poll import NotReady, wait_for
 from orderstream.stack.components.base import (
     Check,
-    Component,
     File,
     Port,
     Program,
-    StackContext,
-    StackError,
 )
 from orderstream.stack.components.dataflow import metric_sum
+from orderstream.stack.components.monitored import MonitoringComponent
 
 
-class MysqldExporter(Component):
+class MysqldExporter(MonitoringComponent):
     name = "mysqld-exporter"
-
-    def __init__(self, ctx: StackContext) -> None:
-        super().__init__(ctx)
-        self.monitoring = MonitoringSettings.of(ctx.settings, ctx.env)
 
     @property
     def cnf_path(self) -> Path:
@@ -44,7 +38,7 @@ class MysqldExporter(Component):
 
     def programs(self) -> list[Program]:
         command = [
-            str(self._binary()),
+            str(self.binary("prometheus-mysqld-exporter")),
             f"--config.my-cnf={self.cnf_path}",
             f"--web.listen-address={self.settings.host}:{self.monitoring.mysqld_exporter_port}",
             "--collect.binlog_size",  # binlog files and bytes (the MariaDB dashboard)
@@ -54,14 +48,8 @@ class MysqldExporter(Component):
     def ports(self) -> list[Port]:
         return [Port(self.monitoring.mysqld_exporter_port, MYSQLD_EXPORTER_PORT, self.name)]
 
-    def _binary(self) -> Path:
-        try:
-            return tools.binary("prometheus-mysqld-exporter")
-        except tools.ToolMissing as exc:
-            raise StackError(str(exc)) from None
-
     def check_installed(self) -> None:
-        self._binary()
+        self.binary("prometheus-mysqld-exporter")
 
     def mysql_up(self) -> float | None:
         resp = requests.get(self.metrics_url, timeout=5)

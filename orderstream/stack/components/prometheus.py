@@ -14,30 +14,29 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from orderstream.monitoring import checks, config, tools
+from orderstream.monitoring import checks, config
 from orderstream.monitoring.alerts import WATCHDOG
 from orderstream.monitoring.prometheus_api import MonitoringApiError, PrometheusClient
-from orderstream.monitoring.settings import PROMETHEUS_PORT, MonitoringSettings
+from orderstream.monitoring.settings import PROMETHEUS_PORT
 from orderstream.poll import NotReady, WaitTimeout, wait_for
 from orderstream.stack.components.base import (
     Check,
-    Component,
     File,
     Port,
     Program,
     StackContext,
     StackError,
 )
+from orderstream.stack.components.monitored import MonitoringComponent
 
 RETENTION = "7d"
 
 
-class Prometheus(Component):
+class Prometheus(MonitoringComponent):
     name = "prometheus"
 
     def __init__(self, ctx: StackContext) -> None:
         super().__init__(ctx)
-        self.monitoring = MonitoringSettings.of(ctx.settings, ctx.env)
         self.client = PrometheusClient(self.monitoring.prometheus_url, timeout=3)
 
     @property
@@ -47,12 +46,6 @@ class Prometheus(Component):
     @property
     def data_dir(self) -> Path:
         return self.layout.data / "prometheus"
-
-    def _binary(self, name: str) -> Path:
-        try:
-            return tools.binary(name)
-        except tools.ToolMissing as exc:
-            raise StackError(str(exc)) from None
 
     def rendered(self) -> dict[str, str]:
         rules = {p.name: p.read_text() for p in sorted(self.rules_dir.glob("*.yml"))}
@@ -68,7 +61,7 @@ class Prometheus(Component):
 
     def programs(self) -> list[Program]:
         command = [
-            str(self._binary("prometheus")),
+            str(self.binary("prometheus")),
             f"--config.file={self.conf_dir / 'prometheus.yml'}",
             f"--storage.tsdb.path={self.data_dir}",
             f"--storage.tsdb.retention.time={RETENTION}",
@@ -83,8 +76,8 @@ class Prometheus(Component):
 
     def check_installed(self) -> None:
         """The binaries exist and the configuration passes promtool, before anything starts."""
-        promtool = self._binary("promtool")
-        self._binary("prometheus")
+        promtool = self.binary("promtool")
+        self.binary("prometheus")
         with tempfile.TemporaryDirectory() as tmp:
             for rel, text in self.rendered().items():
                 (Path(tmp) / rel).parent.mkdir(parents=True, exist_ok=True)
