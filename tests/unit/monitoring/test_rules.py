@@ -17,7 +17,7 @@ from orderstream.settings import REPO_ROOT
 
 RUNBOOK = REPO_ROOT / "docs" / "monitoring.md"
 SEVERITIES = {"page", "ticket", "none"}
-#: The alert list of docs/monitoring.md (ARCHITECTURE.md §9).
+#: The alert list of docs/monitoring.md (docs/architecture.md §9).
 EXPECTED_ALERTS = {
     "KafkaBrokerDown", "KafkaQuorumAtRisk", "KafkaNoActiveController", "KafkaOfflinePartitions",
     "KafkaUnderMinIsr", "KafkaUnderReplicated", "ConnectWorkerDown", "ConnectAllWorkersDown",
