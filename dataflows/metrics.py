@@ -6,7 +6,6 @@ All metrics live in prometheus-client's default registry, which also holds Bytew
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -77,17 +76,13 @@ TRACKED_ORDERS = Gauge(
 
 def count_revenue(currency: str, gross: Decimal, refunds: Decimal, adjustments: Decimal) -> None:
     if gross:
-        _revenue(currency, "gross").inc(float(gross))
+        REVENUE.labels(currency, "gross").inc(float(gross))
     if refunds:
-        _revenue(currency, "refunds").inc(float(refunds))
+        REVENUE.labels(currency, "refunds").inc(float(refunds))
     if adjustments > 0:
-        _revenue(currency, "adjustments_up").inc(float(adjustments))
+        REVENUE.labels(currency, "adjustments_up").inc(float(adjustments))
     elif adjustments < 0:
-        _revenue(currency, "adjustments_down").inc(float(-adjustments))
-
-
-#: The labelled child per (currency, kind): looking it up costs more than the increment.
-_revenue = functools.cache(REVENUE.labels)
+        REVENUE.labels(currency, "adjustments_down").inc(float(-adjustments))
 
 
 def observe_latency(marks: Iterable[LatencyMarks], delivered_at: float) -> None:
