@@ -69,34 +69,97 @@ def dataflow_env(topics: BenchTopics, metrics_port: int) -> dict[str, str]:
     }
 
 
-def dataflow_command(workers: int) -> list[str]:
-    return [sys.executable, "-m", "bytewax.run", "dataflows.orders", "-w", str(workers)]
+def dataflow_command(
+    workers: int, process_id: int = 0, addresses: list[str] | None = None
+) -> list[str]:
+    command = [sys.executable, "-m", "bytewax.run", "dataflows.orders", "-w", str(workers)]
+    if addresses:
+        command += ["-i", str(process_id), "-a", ";".join(addresses)]
+    return command
+
+
+@dataclass(frozen=True)
+class Dataflow:
+    """The dataflow's processes (one, or a Bytewax cluster) and their /metrics URLs."""
+
+    processes: list[subprocess.Popen[bytes]]
+    metrics_urls: list[str]
+
+    def scrape(self) -> dict[str, float]:
+        """Every series summed over the processes."""
+        summed: dict[str, float] = {}
+        for url in self.metrics_urls:
+            for name, value in scrape(url).items():
+                summed[name] = summed.get(name, 0.0) + value
+        return summed
+
+    def usage(self) -> ProcessUsage:
+        usages = [tree_usage(process.pid) for process in self.processes]
+        return ProcessUsage(
+            cpu_seconds=sum(u.cpu_seconds for u in usages),
+            peak_rss_bytes=sum(u.peak_rss_bytes for u in usages),
+            processes=sum(u.processes for u in usages),
+        )
+
+    def check_alive(self) -> None:
+        for process in self.processes:
+            _check_alive(process)
 
 
 @contextmanager
 def running_dataflow(
-    topics: BenchTopics, workers: int, log_path: Path
-) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """The dataflow process and its /metrics URL; stopped (SIGINT, then SIGKILL) on exit."""
-    port = free_port()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            dataflow_command(workers),
-            cwd=REPO_ROOT,
-            env=dataflow_env(topics, port),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    topics: BenchTopics, workers: int, log_dir: Path, processes: int = 1
+) -> Iterator[Dataflow]:
+    """The dataflow, ``processes`` of ``workers`` each (a Bytewax cluster when more than one;
+    process ``i`` serves /metrics on the base port + ``i``); stopped (SIGINT, then SIGKILL)
+    on exit. Logs: ``dataflow.log``, or ``dataflow-<i>.log`` per process."""
+    port = free_ports(processes)
+    addresses = [f"127.0.0.1:{free_port()}" for _ in range(processes)] if processes > 1 else None
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        for index in range(processes):
+            name = "dataflow.log" if processes == 1 else f"dataflow-{index}.log"
+            with (log_dir / name).open("wb") as log:
+                started.append(
+                    subprocess.Popen(
+                        dataflow_command(workers, index, addresses),
+                        cwd=REPO_ROOT,
+                        env=dataflow_env(topics, port),
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+        urls = [f"http://127.0.0.1:{port + i}/metrics" for i in range(processes)]
+        yield Dataflow(started, urls)
+    finally:
+        # All at once: a cluster process whose peer exits first panics on its send thread.
+        for process in started:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+        for process in started:
+            _reap(process)
+
+
+def free_ports(count: int) -> int:
+    """A port such that it and the ``count - 1`` ports after it are free (now)."""
+    for _ in range(100):
+        base = free_port()
+        if base + count <= 65536 and all(_free(base + i) for i in range(1, count)):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports found")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as probe:
         try:
-            yield process, f"http://127.0.0.1:{port}/metrics"
-        finally:
-            _stop(process)
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGINT)
+def _reap(process: subprocess.Popen[bytes]) -> None:
+    """Waits for a process sent SIGINT; kills it after 20 s."""
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
@@ -104,27 +167,25 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def measure_drain(
-    process: subprocess.Popen[bytes], metrics_url: str, expect: int, started: float
-) -> DataflowResult:
+def measure_drain(dataflow: Dataflow, expect: int, started: float) -> DataflowResult:
     """Polls until ``expect`` records went through dedupe; reads /proc before returning."""
-    first_seen, cpu_at_first = _wait_for_first_record(process, metrics_url)
+    first_seen, cpu_at_first = _wait_for_first_record(dataflow)
     max_tracked = 0.0
     last_count, last_progress = 0.0, time.monotonic()
     while True:
-        _check_alive(process)
-        progress = progress_of(scrape(metrics_url))
+        dataflow.check_alive()
+        progress = progress_of(dataflow.scrape())
         max_tracked = max(max_tracked, progress.tracked_orders)
         if progress.events_in >= expect and progress.through_dedupe >= expect:
             finished = time.perf_counter()
-            usage = tree_usage(process.pid)
+            usage = dataflow.usage()
             break
         if progress.events_in > last_count:
             last_count, last_progress = progress.events_in, time.monotonic()
         elif time.monotonic() - last_progress > STALL_TIMEOUT_S:
             raise TimeoutError(f"dataflow stalled at {last_count:.0f} of {expect} records")
         time.sleep(POLL_INTERVAL_S)
-    final = scrape(metrics_url)
+    final = dataflow.scrape()
     return _result(expect, started, first_seen, finished, cpu_at_first, usage, max_tracked, final)
 
 
@@ -151,15 +212,13 @@ def _result(
     )
 
 
-def _wait_for_first_record(
-    process: subprocess.Popen[bytes], metrics_url: str
-) -> tuple[float, float]:
+def _wait_for_first_record(dataflow: Dataflow) -> tuple[float, float]:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
-        _check_alive(process)
+        dataflow.check_alive()
         try:
-            if progress_of(scrape(metrics_url)).events_in > 0:
-                return time.perf_counter(), tree_usage(process.pid).cpu_seconds
+            if progress_of(dataflow.scrape()).events_in > 0:
+                return time.perf_counter(), dataflow.usage().cpu_seconds
         except OSError:
             pass  # the endpoint is not up yet
         time.sleep(POLL_INTERVAL_S / 4)

@@ -84,7 +84,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="changes per second of event time (default %(default)s: 1M changes span ~8 "
         "minutes; 11.6 spreads them over 24 h, the window retention)",
     )
-    parser.add_argument("--workers", type=int, default=1, help="dataflow workers (default 1)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="dataflow workers per process (default 1)"
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="dataflow processes, a Bytewax cluster when > 1 (default 1)",
+    )
     parser.add_argument(
         "--keep-topics", action="store_true", help="leave the bench topics in place"
     )
@@ -96,6 +104,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.events < 1:
         parser.error("--events must be >= 1")
+    if args.processes < 1:
+        parser.error("--processes must be >= 1")
     return args
 
 
@@ -202,8 +212,8 @@ def _run_dataflow(
     log_dir: Path,
 ) -> tuple[DataflowResult, RevenueCheck | None]:
     started = time.perf_counter()
-    with running_dataflow(topics, args.workers, log_dir / "dataflow.log") as (process, url):
-        dataflow = measure_drain(process, url, total, started)
+    with running_dataflow(topics, args.workers, log_dir, args.processes) as running:
+        dataflow = measure_drain(running, total, started)
         if args.skip_revenue_check:
             return dataflow, None
         _say("drained; waiting for the last revenue windows to close")

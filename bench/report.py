@@ -186,7 +186,8 @@ def _checks_line(run: BenchRun) -> str:
     return (
         f"Checks: {processed}; last revenue record per window vs. the change log: "
         f"{check.matching_windows}/{check.expected_windows} windows equal ({verdict}; "
-        f"highest revision {check.max_revision}, {check.records_read} revenue records)."
+        f"highest revision {check.max_revision}, {check.records_read} revenue records, "
+        f"{check.corrections} of them corrections)."
     )
 
 

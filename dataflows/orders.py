@@ -7,20 +7,24 @@ This module only wires steps; the rules live in the pure modules next to it.
 
 from __future__ import annotations
 
+import functools
+import gc
 import logging
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import bytewax.operators as op
-from bytewax.dataflow import Dataflow
+from bytewax.dataflow import Dataflow, Stream
 from bytewax.inputs import Source
 from bytewax.operators import KeyedStream
 from bytewax.outputs import Sink
+from prometheus_client import Counter
 
 from dataflows import metrics, records, revenue, routing, shutdown, transitions
-from dataflows.cdc import DeadLetter, OrderChange, Parsed, RawChange, Tombstone, parse_change
+from dataflows.cdc import DeadLetter, Op, OrderChange, Parsed, RawChange, Tombstone, parse_change
 from dataflows.clock import SYSTEM_CLOCK, Clock
 from dataflows.dedupe import TrackedChange
 from dataflows.eviction import IDLE_CHECK, IdleCheck, SweepSchedule
@@ -36,7 +40,10 @@ from dataflows.settings import (
 from dataflows.stateful import IdleSweep, OrderTracker, WindowedAggregate
 from dataflows.transitions import TransitionSample, TransitionStats
 from dataflows.windows import EventTimeWindows, Fold, WindowResult, WindowSpec, WindowsState
+from orderstream.contract import OrderStatus
 from orderstream.knobs import SettingsError
+
+X = TypeVar("X")
 
 REVENUE_FOLD: Fold[RevenueTotals, RevenueTotals] = Fold(revenue.initialize, revenue.agg)
 TRANSITIONS_FOLD: Fold[TransitionSample, TransitionStats] = Fold(
@@ -86,17 +93,18 @@ def build_flow(
         windows = EventTimeWindows(spec, TRANSITIONS_FOLD, state)
         return WindowedAggregate("transitions", windows, clock)
 
-    def processed_record(keyed: tuple[str, TrackedChange]) -> OutRecord:
-        return records.processed_order(keyed[1], clock.now())
+    def processed_records(batch: list[tuple[str, TrackedChange]]) -> list[OutRecord]:
+        processed_at = records.iso(clock.now())  # once per batch
+        return [records.processed_order(tracked, processed_at) for _, tracked in batch]
 
     def dead_letter_record(letter: DeadLetter) -> OutRecord:
         return records.dead_letter(letter, clock.now())
 
     flow = Dataflow("orders")
     raw = op.input("read_cdc", flow, source)
-    op.inspect("count_in", raw, _count_in)
+    _tap("count_in", raw, _count_in)
     parsed = op.map("parse_cdc", raw, parse_change)
-    op.inspect("count_tombstones", parsed, _count_tombstone)
+    _tap("count_tombstones", parsed, _count_tombstone)
     invalid = op.filter_map("invalid_records", parsed, routing.dead_letter_or_none)
     changes = op.filter_map("order_changes", parsed, routing.change_or_none)
 
@@ -109,18 +117,18 @@ def build_flow(
         "changes_and_idle_checks", by_order, checks
     )
     tracked = op.stateful("dedupe_by_order", by_order_and_checks, track_order)
-    op.inspect("count_processed", tracked, _count_processed)
-    processed = op.map("format_processed", tracked, processed_record)
+    _tap("count_processed", tracked, _count_processed)
+    processed = op.flat_map_batch("format_processed", tracked, processed_records)
     op.output("write_processed", processed, sinks.processed)
 
     by_currency = op.filter_map("revenue_by_currency", tracked, routing.revenue_input)
-    op.inspect("count_revenue", by_currency, _count_revenue)
+    _tap("count_revenue", by_currency, _count_revenue)
     revenue_out = op.stateful("window_revenue", by_currency, window_revenue)
     revenue_records = op.filter_map("format_revenue", revenue_out, _revenue_record)
     op.output("write_revenue", revenue_records, sinks.revenue)
 
     by_pair = op.filter_map("transitions_by_pair", tracked, routing.transition_input)
-    op.inspect("count_transitions", by_pair, _count_transition)
+    _tap("count_transitions", by_pair, _count_transition)
     transitions_out = op.stateful("window_transitions", by_pair, window_transitions)
     transition_records = op.filter_map("format_transitions", transitions_out, _transition_record)
     op.output("write_transitions", transition_records, sinks.transitions)
@@ -128,7 +136,7 @@ def build_flow(
     too_late_revenue = op.filter_map("expired_revenue", revenue_out, _keyed_dead_letter)
     too_late_transitions = op.filter_map("expired_transitions", transitions_out, _keyed_dead_letter)
     dead_letters = op.merge("dead_letters", invalid, too_late_revenue, too_late_transitions)
-    op.inspect("count_dlq", dead_letters, _count_dead_letter)
+    _tap("count_dlq", dead_letters, _count_dead_letter)
     dlq_records = op.map("format_dlq", dead_letters, dead_letter_record)
     op.output("write_dlq", dlq_records, sinks.dead_letters)
     return flow
@@ -144,6 +152,7 @@ def flow() -> Dataflow:
     except SettingsError as err:
         raise SystemExit(f"dataflows.orders: {err}") from None
     _serve_metrics(settings)
+    tune_gc()
 
     # Imported here so that tests and tools can build flows without confluent_kafka.
     from dataflows.kafka_io import CdcSource, KafkaTopicSink
@@ -158,6 +167,20 @@ def flow() -> Dataflow:
     )
     source = CdcSource(servers, topics.cdc, settings.idle_poll)
     return build_flow(source, sinks, settings.flow)
+
+
+#: Young-generation threshold of the garbage collector (CPython's default is 700).
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def tune_gc() -> None:
+    """Collect cyclic garbage less often. Almost every object the flow allocates is a record
+    freed by reference counting within the batch, or state that lives for hours; with the
+    default threshold the collector runs every 700 allocations and traverses the young
+    generation each time (~19 % of the CPU time). ``gc.freeze`` keeps the modules' objects
+    out of every later full collection."""
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
 
 
 def _serve_metrics(settings: DataflowSettings) -> None:
@@ -180,6 +203,19 @@ def _serve_metrics(settings: DataflowSettings) -> None:
 # --- metric taps -------------------------------------------------------------------------
 
 
+def _tap(step_id: str, up: Stream[X], count: Callable[[str, X], None]) -> None:
+    """Like ``op.inspect``, but Bytewax calls into Python once per batch, not twice per item
+    (a tap on every item of the flow costs ~1 µs per item as an ``inspect``)."""
+
+    def count_batch(batch: list[X]) -> list[X]:
+        for item in batch:
+            count(step_id, item)
+        return []
+
+    op.flat_map_batch(step_id, up, count_batch)
+
+
+
 def _count_in(_step_id: str, _raw: RawChange) -> None:
     metrics.EVENTS_IN.inc()
 
@@ -192,10 +228,21 @@ def _count_tombstone(_step_id: str, parsed: Parsed) -> None:
 def _count_processed(_step_id: str, keyed: tuple[str, TrackedChange]) -> None:
     tracked = keyed[1]
     change: OrderChange = tracked.change
-    metrics.PROCESSED.labels(str(change.op)).inc()
+    _processed_counter(change.op).inc()
     if tracked.anomalies:
         from_status = "none" if change.from_status is None else str(change.from_status)
         metrics.ILLEGAL_TRANSITIONS.labels(from_status, str(change.image.status)).inc()
+
+
+# Looking up a labelled child costs more than the increment: keep them (few label values).
+@functools.cache
+def _processed_counter(change_op: Op) -> Counter:
+    return metrics.PROCESSED.labels(str(change_op))
+
+
+@functools.cache
+def _transitions_counter(from_status: OrderStatus, to_status: OrderStatus) -> Counter:
+    return metrics.STATUS_TRANSITIONS.labels(str(from_status), str(to_status))
 
 
 def _count_revenue(_step_id: str, keyed: tuple[str, Timed[RevenueTotals]]) -> None:
@@ -205,7 +252,7 @@ def _count_revenue(_step_id: str, keyed: tuple[str, Timed[RevenueTotals]]) -> No
 
 def _count_transition(_step_id: str, keyed: tuple[str, Timed[TransitionSample]]) -> None:
     sample = keyed[1].value
-    metrics.STATUS_TRANSITIONS.labels(str(sample.from_status), str(sample.to_status)).inc()
+    _transitions_counter(sample.from_status, sample.to_status).inc()
 
 
 def _count_dead_letter(_step_id: str, letter: DeadLetter) -> None:

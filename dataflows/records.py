@@ -45,6 +45,8 @@ class OutRecord:
 
 def iso(moment: datetime) -> str:
     """ISO-8601 in UTC, e.g. ``2026-11-25T00:01:00+00:00``."""
+    if moment.tzinfo is UTC:
+        return moment.isoformat()  # parsed and clock times already are: no conversion
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}")
     return moment.astimezone(UTC).isoformat()
@@ -66,15 +68,17 @@ def _dumps(value: dict[str, Any]) -> bytes:
     return orjson.dumps(value)
 
 
-def processed_order(tracked: TrackedChange, processed_at: datetime) -> OutRecord:
+def processed_order(tracked: TrackedChange, processed_at: datetime | str) -> OutRecord:
+    """``processed_at`` may be given already formatted (one ``iso`` for a whole batch)."""
     change = tracked.change
     image = change.image
     value = {
         "order_id": image.order_id,
         "version": image.version,
-        "op": str(change.op),
-        "status": str(image.status),
-        "previous_status": None if change.before is None else str(change.before.status),
+        # orjson writes a StrEnum as its value, so no str() per field.
+        "op": change.op,
+        "status": image.status,
+        "previous_status": None if change.before is None else change.before.status,
         "customer_id": image.customer_id,
         "total_amount": money(image.total_amount),
         "currency": image.currency,
@@ -82,7 +86,7 @@ def processed_order(tracked: TrackedChange, processed_at: datetime) -> OutRecord
         "updated_at": iso(image.updated_at),
         "source_ts_ms": change.source_ts_ms,
         "source_position": change.source_position,
-        "processed_at": iso(processed_at),
+        "processed_at": processed_at if isinstance(processed_at, str) else iso(processed_at),
         "anomalies": list(tracked.anomalies),
     }
     return OutRecord(str(image.order_id), _dumps(value), latency_marks(change))

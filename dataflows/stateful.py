@@ -100,7 +100,8 @@ class WindowedAggregate(
         self._clock = clock
 
     def on_item(self, value: Timed[V]) -> tuple[Iterable[WindowResult[A] | DeadLetter], bool]:
-        outcome = self._windows.on_event(value.event_time, value.value, self._clock.now())
+        now, partition = self._clock.now(), value.raw.partition
+        outcome = self._windows.on_event(value.event_time, value.value, now, partition)
         out: list[WindowResult[A] | DeadLetter] = list(outcome.results)
         if outcome.late:
             metrics.LATE_EVENTS.labels(self._aggregate).inc()

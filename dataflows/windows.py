@@ -4,9 +4,12 @@ Pure: no bytewax, no confluent_kafka. The dataflow keeps one :class:`EventTimeWi
 aggregate key (a currency, or a ``from|to`` pair); inside it, state is per window, so the
 logical state key is ``window|currency`` / ``window|from|to``.
 
-- **Watermark**: the highest event time seen minus the allowed lateness, advanced further by
-  the system time elapsed since that event arrived (so windows still close when a key goes
-  quiet). It never moves backwards. This is Bytewax's ``EventClock`` rule.
+- **Watermark**: per source partition the key's inputs came from, the highest event time seen
+  from it minus the allowed lateness, advanced further by the system time elapsed since that
+  event arrived (so windows still close when a partition goes quiet; Bytewax's ``EventClock``
+  rule); the key's watermark is the minimum over those partitions, so a partition drained
+  faster than another (a backlog read by several workers) does not turn the slower one's
+  on-time events into late corrections. It never moves backwards.
 - **Close**: a window whose end is at or before the watermark is emitted with revision 1.
 - **Late**: a change whose window has ended by the watermark when it arrives. If the window
   was already emitted, the change is added to the kept totals and the window is emitted
@@ -75,8 +78,10 @@ class ClosedWindow(Generic[A]):
 class WindowsState(Generic[A]):
     """Everything to snapshot; accumulators are immutable, so copies may share them."""
 
+    # Snapshots of earlier versions kept one watermark for all partitions in these two
+    # fields; on the next event it becomes ``floor`` and they are cleared.
     watermark_base: datetime | None = None
-    base_set_at: datetime | None = None  # system time when watermark_base was set
+    base_set_at: datetime | None = None
     open: dict[datetime, A] = field(default_factory=dict)
     closed: dict[datetime, ClosedWindow[A]] = field(default_factory=dict)
     expired_through: datetime | None = None  # windows starting at or before were dropped
@@ -84,6 +89,13 @@ class WindowsState(Generic[A]):
     # The start of the oldest kept closed window (None: none kept, or not yet computed, as in
     # snapshots of earlier versions): per-event work then looks at open windows only.
     oldest_closed: datetime | None = None
+    #: Per source partition: its highest event time seen minus the lateness, minus the system
+    #: time then. System time only moves on, so the partition's watermark is ``now + offset``.
+    #: None rather than an empty dict so that snapshots of earlier versions load.
+    partition_offsets: dict[int, timedelta] | None = None
+    #: The watermark last acted on; the minimum over partitions may dip below it when a
+    #: partition is first seen, the watermark does not.
+    floor: datetime | None = None
 
     def copy(self) -> WindowsState[A]:
         return WindowsState(
@@ -94,6 +106,8 @@ class WindowsState(Generic[A]):
             self.expired_through,
             self.latest_now,
             self.oldest_closed,
+            None if self.partition_offsets is None else dict(self.partition_offsets),
+            self.floor,
         )
 
     def first_closed(self) -> datetime | None:
@@ -112,16 +126,25 @@ class EventTimeWindows(Generic[V, A]):
 
     def watermark(self, now: datetime) -> datetime | None:
         state = self.state
-        if state.watermark_base is None or state.base_set_at is None:
-            return None
         if state.latest_now is not None and state.latest_now > now:
             now = state.latest_now
-        return state.watermark_base + max(now - state.base_set_at, _NO_TIME)
+        if state.watermark_base is not None and state.base_set_at is not None:  # older snapshot
+            return state.watermark_base + max(now - state.base_set_at, _NO_TIME)
+        offsets = state.partition_offsets
+        floor = state.floor
+        if not offsets:
+            return floor
+        lowest = now + min(offsets.values())
+        return lowest if floor is None or lowest > floor else floor
 
-    def on_event(self, event_time: datetime, value: V, now: datetime) -> EventOutcome[A]:
+    def on_event(
+        self, event_time: datetime, value: V, now: datetime, partition: int = 0
+    ) -> EventOutcome[A]:
+        """``partition``: the source partition the event was read from."""
         now = self._observe(now)
         results = self._close_due(now)
         watermark = self.watermark(now)
+        self._adopt_older_snapshot(watermark)
         start = self.spec.start_of(event_time)
         late = watermark is not None and start + self.spec.length <= watermark
         expired = False
@@ -138,12 +161,24 @@ class EventTimeWindows(Generic[V, A]):
             totals = self.fold.initialize() if current is None else current
             self.state.open[start] = self.fold.agg(totals, value)
 
-        candidate = event_time - self.spec.allowed_lateness
-        if watermark is None or candidate > watermark:
-            self.state.watermark_base = candidate
-            self.state.base_set_at = now
+        self._advance(partition, event_time - self.spec.allowed_lateness, now)
         results.extend(self._close_due(now))
         return EventOutcome(results, late, expired)
+
+    def _advance(self, partition: int, candidate: datetime, now: datetime) -> None:
+        offsets = self.state.partition_offsets
+        if offsets is None:
+            offsets = self.state.partition_offsets = {}
+        offset = candidate - now
+        current = offsets.get(partition)
+        if current is None or offset > current:
+            offsets[partition] = offset
+
+    def _adopt_older_snapshot(self, watermark: datetime | None) -> None:
+        state = self.state
+        if state.watermark_base is not None:
+            state.floor = watermark
+            state.watermark_base = state.base_set_at = None
 
     def on_tick(self, now: datetime) -> list[WindowResult[A]]:
         return self._close_due(self._observe(now))
@@ -155,7 +190,14 @@ class EventTimeWindows(Generic[V, A]):
     def next_wake(self) -> datetime | None:
         """System time at which the watermark reaches the next window end or expiry."""
         state = self.state
-        if state.watermark_base is None or state.base_set_at is None:
+        since: datetime | None
+        if state.watermark_base is not None and state.base_set_at is not None:  # older snapshot
+            offsets = [state.watermark_base - state.base_set_at]
+            since = state.base_set_at
+        else:
+            offsets = list((state.partition_offsets or {}).values())
+            since = state.latest_now
+        if not offsets or since is None:
             return None
         targets = [start + self.spec.length for start in state.open]
         oldest_closed = state.first_closed()
@@ -163,7 +205,8 @@ class EventTimeWindows(Generic[V, A]):
             targets.append(oldest_closed + self.spec.length + self.spec.retention)
         if not targets:
             return None
-        return state.base_set_at + max(min(targets) - state.watermark_base, _NO_TIME)
+        # The minimum over partitions reaches the target when the last of them does.
+        return max(min(targets) - min(offsets), since)
 
     def snapshot(self) -> WindowsState[A]:
         return self.state.copy()
@@ -183,6 +226,7 @@ class EventTimeWindows(Generic[V, A]):
         watermark = self.watermark(now)
         if watermark is None:
             return []
+        self.state.floor = watermark
         length = self.spec.length
         due = sorted(start for start in self.state.open if start + length <= watermark)
         results = self._close(due)

@@ -140,3 +140,60 @@ def test_a_late_window_closed_after_newer_ones_expires_first() -> None:
     assert w.state.first_closed() == at(600)
     late = w.on_event(at(125), 1, NOW)
     assert late.expired and late.results == []
+
+
+# --- watermark aligned across source partitions -------------------------------------------
+
+
+def test_a_partition_drained_ahead_does_not_make_the_slower_ones_late() -> None:
+    w = windows()
+    w.on_event(at(5), 1, NOW, partition=0)
+    w.on_event(at(5), 1, NOW, partition=1)
+    # Partition 0 races two minutes ahead (a backlog read by another worker)...
+    assert w.on_event(at(130), 1, NOW, partition=0).results == []
+    # ...partition 1's on-time events still fall in open windows, and nothing is late.
+    outcome = w.on_event(at(50), 10, NOW, partition=1)
+    assert (outcome.results, outcome.late) == ([], False)
+    # Once partition 1 reaches 70 s (+10 s lateness), [0, 60) closes once, complete.
+    assert w.on_event(at(71), 1, NOW, partition=1).results == [result(0, 12, 1)]
+
+
+def test_one_partition_keeps_the_single_watermark_rule() -> None:
+    w = windows()
+    w.on_event(at(5), 1, NOW)
+    assert w.on_event(at(70), 1, NOW).results == [result(0, 1, 1)]
+    assert w.on_event(at(30), 1, NOW).late
+
+
+def test_a_partition_first_seen_behind_does_not_move_the_watermark_back() -> None:
+    w = windows()
+    w.on_event(at(5), 1, NOW, partition=0)
+    assert w.on_event(at(75), 1, NOW, partition=0).results == [result(0, 1, 1)]
+    before = w.watermark(NOW)
+    late = w.on_event(at(20), 5, NOW, partition=1)
+    assert late.late and late.results == [result(0, 6, 2)]
+    assert w.watermark(NOW) == before
+
+
+def test_a_quiet_partition_is_advanced_by_system_time() -> None:
+    w = windows()
+    w.on_event(at(5), 1, NOW, partition=0)
+    w.on_event(at(300), 1, NOW, partition=1)
+    assert w.watermark(NOW) == at(-5)
+    # The windows close when partition 0's watermark, moving with system time, reaches 60 s.
+    assert w.next_wake() == NOW + timedelta(seconds=65)
+    assert w.on_tick(NOW + timedelta(seconds=65)) == [result(0, 1, 1)]
+
+
+def test_a_snapshot_of_the_single_watermark_version_still_loads() -> None:
+    w = windows()
+    w.on_event(at(5), 1, NOW)
+    w.on_event(at(70), 1, NOW)
+    older = w.snapshot()
+    older.watermark_base, older.base_set_at = older.floor, NOW
+    older.partition_offsets, older.floor = None, None
+    del older.__dict__["partition_offsets"], older.__dict__["floor"]  # as unpickled
+    restored: EventTimeWindows[int, int] = EventTimeWindows(w.spec, SUM, older)
+    assert restored.watermark(NOW) == at(60)
+    assert restored.on_event(at(30), 1, NOW, partition=2).late
+    assert restored.on_event(at(131), 1, NOW, partition=2).results == [result(60, 1, 1)]
