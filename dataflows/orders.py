@@ -66,7 +66,12 @@ def build_flow(
     clock: Clock = SYSTEM_CLOCK,
 ) -> Dataflow:
     config = config or FlowConfig()
-    spec = WindowSpec(config.window_length, config.allowed_lateness, config.window_retention)
+    spec = WindowSpec(
+        config.window_length,
+        config.allowed_lateness,
+        config.window_retention,
+        partition_idle=config.watermark_idle,
+    )
 
     def track_order(memory: Any) -> OrderTracker:
         return OrderTracker(memory, config.order_state_idle, clock)

@@ -24,6 +24,10 @@ ORDER_STATE_IDLE_SECONDS = ("ORDERSTREAM_ORDER_STATE_IDLE_SECONDS", 6 * 3600)
 #: A closed window's totals are kept this long (event time, past the window end, measured by
 #: the watermark) so late changes can still correct it.
 WINDOW_RETENTION_SECONDS = ("ORDERSTREAM_WINDOW_RETENTION_SECONDS", 24 * 3600)
+#: A CDC partition that has sent a window key nothing for this much system time stops
+#: holding the key's watermark back (windows.py): bounds how long old history read in a
+#: backlog can keep a rare key's windows open.
+WATERMARK_IDLE_SECONDS = ("ORDERSTREAM_WATERMARK_IDLE_SECONDS", 30)
 #: Prometheus /metrics port of the first dataflow process; process i serves on port + i.
 METRICS_PORT_VARIABLE = knobs.DATAFLOW_METRICS_PORT
 #: How long the producer may try to deliver a record before the dataflow stops.
@@ -40,6 +44,7 @@ class FlowConfig:
     allowed_lateness: timedelta = timedelta(seconds=knobs.DEFAULT_ALLOWED_LATENESS_SECONDS)
     window_retention: timedelta = timedelta(seconds=WINDOW_RETENTION_SECONDS[1])
     order_state_idle: timedelta = timedelta(seconds=ORDER_STATE_IDLE_SECONDS[1])
+    watermark_idle: timedelta = timedelta(seconds=WATERMARK_IDLE_SECONDS[1])
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,8 @@ class DataflowSettings:
         idle = env_int(e, name, default, minimum=1)
         name, default = WINDOW_RETENTION_SECONDS
         retention = env_int(e, name, default, minimum=0)
+        name, default = WATERMARK_IDLE_SECONDS
+        watermark_idle = env_int(e, name, default, minimum=1)
         name, default = DELIVERY_TIMEOUT_SECONDS
         delivery_timeout = env_int(e, name, default, minimum=1)
         name, default = IDLE_POLL_MS
@@ -71,6 +78,7 @@ class DataflowSettings:
                 allowed_lateness=timedelta(seconds=knobs.allowed_lateness_seconds(e)),
                 window_retention=timedelta(seconds=retention),
                 order_state_idle=timedelta(seconds=idle),
+                watermark_idle=timedelta(seconds=watermark_idle),
             ),
             metrics_host=knobs.host(e),
             metrics_port=knobs.dataflow_metrics_port(e),

@@ -9,7 +9,11 @@ logical state key is ``window|currency`` / ``window|from|to``.
   event arrived (so windows still close when a partition goes quiet; Bytewax's ``EventClock``
   rule); the key's watermark is the minimum over those partitions, so a partition drained
   faster than another (a backlog read by several workers) does not turn the slower one's
-  on-time events into late corrections. It never moves backwards.
+  on-time events into late corrections. A partition that has sent the key nothing for
+  ``partition_idle`` of system time no longer holds it back (it is left out of the minimum
+  until it sends again; when all are idle, the highest counts): otherwise a partition whose
+  last change for a rare key was old history read in a backlog would keep the key's windows
+  open for as long as that history is old. It never moves backwards.
 - **Close**: a window whose end is at or before the watermark is emitted with revision 1.
 - **Late**: a change whose window has ended by the watermark when it arrives. If the window
   was already emitted, the change is added to the kept totals and the window is emitted
@@ -40,6 +44,9 @@ class WindowSpec:
     allowed_lateness: timedelta
     retention: timedelta
     align_to: datetime = EPOCH  # windows start at align_to + k * length (UTC minutes for 60 s)
+    #: System time after which a partition that sent the key nothing stops holding its
+    #: watermark back; None: never.
+    partition_idle: timedelta | None = None
 
     def start_of(self, event_time: datetime) -> datetime:
         return self.align_to + ((event_time - self.align_to) // self.length) * self.length
@@ -96,6 +103,9 @@ class WindowsState(Generic[A]):
     #: The watermark last acted on; the minimum over partitions may dip below it when a
     #: partition is first seen, the watermark does not.
     floor: datetime | None = None
+    #: Per source partition: the system time its last event for the key arrived (None in
+    #: snapshots of earlier versions: filled in on the next event).
+    partition_seen: dict[int, datetime] | None = None
 
     def copy(self) -> WindowsState[A]:
         return WindowsState(
@@ -108,6 +118,7 @@ class WindowsState(Generic[A]):
             self.oldest_closed,
             None if self.partition_offsets is None else dict(self.partition_offsets),
             self.floor,
+            None if self.partition_seen is None else dict(self.partition_seen),
         )
 
     def first_closed(self) -> datetime | None:
@@ -130,12 +141,25 @@ class EventTimeWindows(Generic[V, A]):
             now = state.latest_now
         if state.watermark_base is not None and state.base_set_at is not None:  # older snapshot
             return state.watermark_base + max(now - state.base_set_at, _NO_TIME)
-        offsets = state.partition_offsets
         floor = state.floor
-        if not offsets:
+        if not state.partition_offsets:
             return floor
-        lowest = now + min(offsets.values())
+        lowest = now + self._lowest_offset(now)
         return lowest if floor is None or lowest > floor else floor
+
+    def _lowest_offset(self, now: datetime) -> timedelta:
+        """The minimum offset over the partitions not idle at ``now`` (all idle: the highest)."""
+        state = self.state
+        offsets = state.partition_offsets
+        assert offsets
+        idle, seen = self.spec.partition_idle, state.partition_seen
+        if idle is None or seen is None or len(offsets) == 1:
+            return min(offsets.values())
+        cutoff = now - idle
+        if min(seen.values()) > cutoff:  # the usual case: every partition sent recently
+            return min(offsets.values())
+        active = [offset for p, offset in offsets.items() if seen[p] > cutoff]
+        return min(active) if active else max(offsets.values())
 
     def on_event(
         self, event_time: datetime, value: V, now: datetime, partition: int = 0
@@ -143,7 +167,7 @@ class EventTimeWindows(Generic[V, A]):
         """``partition``: the source partition the event was read from."""
         now = self._observe(now)
         results = self._close_due(now)
-        watermark = self.watermark(now)
+        watermark = self.state.floor  # what _close_due just computed
         self._adopt_older_snapshot(watermark)
         start = self.spec.start_of(event_time)
         late = watermark is not None and start + self.spec.length <= watermark
@@ -169,6 +193,10 @@ class EventTimeWindows(Generic[V, A]):
         offsets = self.state.partition_offsets
         if offsets is None:
             offsets = self.state.partition_offsets = {}
+        seen = self.state.partition_seen
+        if seen is None:  # snapshot of an earlier version: its partitions count as seen now
+            seen = self.state.partition_seen = dict.fromkeys(offsets, now)
+        seen[partition] = now
         offset = candidate - now
         current = offsets.get(partition)
         if current is None or offset > current:
@@ -191,22 +219,32 @@ class EventTimeWindows(Generic[V, A]):
         """System time at which the watermark reaches the next window end or expiry."""
         state = self.state
         since: datetime | None
+        idle_at: list[datetime] = []
         if state.watermark_base is not None and state.base_set_at is not None:  # older snapshot
-            offsets = [state.watermark_base - state.base_set_at]
+            lowest = state.watermark_base - state.base_set_at
             since = state.base_set_at
         else:
-            offsets = list((state.partition_offsets or {}).values())
             since = state.latest_now
-        if not offsets or since is None:
-            return None
+            if not state.partition_offsets or since is None:
+                return None
+            lowest = self._lowest_offset(since)
+            idle_at = self._idle_transitions(since)
         targets = [start + self.spec.length for start in state.open]
         oldest_closed = state.first_closed()
         if oldest_closed is not None:
             targets.append(oldest_closed + self.spec.length + self.spec.retention)
         if not targets:
             return None
-        # The minimum over partitions reaches the target when the last of them does.
-        return max(min(targets) - min(offsets), since)
+        # The minimum over partitions reaches the target when the last of them does, unless
+        # a partition going idle first changes which partitions count.
+        return max(min([min(targets) - lowest, *idle_at]), since)
+
+    def _idle_transitions(self, now: datetime) -> list[datetime]:
+        """When each partition still counted at ``now`` goes idle (if that can matter)."""
+        idle, seen = self.spec.partition_idle, self.state.partition_seen
+        if idle is None or seen is None or len(seen) < 2:
+            return []
+        return [at + idle for at in seen.values() if at + idle > now]
 
     def snapshot(self) -> WindowsState[A]:
         return self.state.copy()

@@ -10,7 +10,7 @@ import orjson
 from bytewax.testing import TestingSource, cluster_main, run_main
 
 from dataflows.cdc import RawChange
-from dataflows.clock import frozen_clock
+from dataflows.clock import Clock, frozen_clock
 from dataflows.orders import Sinks, build_flow
 from dataflows.records import OutRecord
 from dataflows.settings import FlowConfig
@@ -132,9 +132,15 @@ def _decode(records: list[OutRecord]) -> list[tuple[str, Any]]:
     return [(record.key, orjson.loads(record.value)) for record in records]
 
 
-def run_flow(records: list[RawChange], workers: int, config: FlowConfig = CONFIG) -> Outputs:
+def run_flow(
+    records: list[RawChange],
+    workers: int,
+    config: FlowConfig = CONFIG,
+    clock: Clock | None = None,
+) -> Outputs:
     """Run the flow over ``records`` (one item per epoch, so the order across steps is
-    deterministic) with 1 or more workers; each output list is sorted by key, stably."""
+    deterministic) with 1 or more workers; each output list is sorted by key, stably.
+    ``clock``: the flow's system time, frozen at ``NOW`` unless given."""
     processed: list[OutRecord] = []
     revenue: list[OutRecord] = []
     transitions: list[OutRecord] = []
@@ -150,7 +156,7 @@ def run_flow(records: list[RawChange], workers: int, config: FlowConfig = CONFIG
             TestingSink(dead_letters),
         ),
         config,
-        frozen_clock(NOW),
+        frozen_clock(NOW) if clock is None else clock,
     )
     if workers == 1:
         run_main(flow, epoch_interval=timedelta(0))  # type: ignore[no-untyped-call]

@@ -46,12 +46,17 @@ def test_overrides() -> None:
             "ORDERSTREAM_WINDOW_RETENTION_SECONDS": "3600",
             "ORDERSTREAM_DATAFLOW_METRICS_PORT": "9200",
             "ORDERSTREAM_DATAFLOW_DELIVERY_TIMEOUT_SECONDS": "15",
+            "ORDERSTREAM_WATERMARK_IDLE_SECONDS": "5",
         }
     )
     assert settings.bootstrap_servers == "kafka:29092"
     assert (settings.topics.cdc, settings.topics.dlq) == ("in", "dead")
     assert settings.flow == FlowConfig(
-        timedelta(seconds=30), timedelta(0), timedelta(hours=1), timedelta(minutes=10)
+        timedelta(seconds=30),
+        timedelta(0),
+        timedelta(hours=1),
+        timedelta(minutes=10),
+        timedelta(seconds=5),
     )
     assert settings.metrics_port == 9200
     assert settings.delivery_timeout == timedelta(seconds=15)
@@ -66,6 +71,7 @@ def test_overrides() -> None:
         ("ORDERSTREAM_DATAFLOW_METRICS_PORT", "70000"),
         ("ORDERSTREAM_DATAFLOW_DELIVERY_TIMEOUT_SECONDS", "1.5"),
         ("ORDERSTREAM_WINDOW_SECONDS", "0"),
+        ("ORDERSTREAM_WATERMARK_IDLE_SECONDS", "0"),
         ("ORDERSTREAM_TOPIC_REVENUE", " "),
     ],
 )

@@ -197,3 +197,60 @@ def test_a_snapshot_of_the_single_watermark_version_still_loads() -> None:
     assert restored.watermark(NOW) == at(60)
     assert restored.on_event(at(30), 1, NOW, partition=2).late
     assert restored.on_event(at(131), 1, NOW, partition=2).results == [result(60, 1, 1)]
+
+
+# --- a partition that stops sending a key stops holding its watermark back ----------------
+
+#: When the backlog is read: event times of the history lie far behind system time.
+DRAIN = at(3600)
+IDLE = timedelta(seconds=30)
+
+
+def aligned_windows() -> EventTimeWindows[int, int]:
+    spec = WindowSpec(
+        MINUTE, allowed_lateness=timedelta(seconds=10), retention=timedelta(hours=1),
+        partition_idle=IDLE,
+    )
+    return EventTimeWindows(spec, SUM)
+
+
+def test_a_partition_whose_last_change_for_the_key_is_old_history_goes_idle() -> None:
+    # The backlog drain reads a change an hour old from partition 1; after it, partition 1
+    # sends this key nothing more (a rare key, e.g. PAID|REFUNDED), partition 0 goes on live.
+    w = aligned_windows()
+    w.on_event(at(5), 1, DRAIN, partition=1)
+    w.on_event(DRAIN + timedelta(seconds=5), 10, DRAIN, partition=0)
+    # The live window [1:00:00, 1:01:00) must close once partition 0's watermark passes its
+    # end (70 s) and partition 1 has been idle for 30 s, not an hour later.
+    assert w.next_wake() == DRAIN + IDLE
+    # Partition 1 idle: the watermark is partition 0's, 1:00:25; the history window closes.
+    assert w.on_tick(DRAIN + IDLE) == [result(0, 1, 1)]
+    assert w.next_wake() == DRAIN + timedelta(seconds=65)
+    live = at(3600)
+    assert w.on_tick(DRAIN + timedelta(seconds=65)) == [
+        WindowResult(live, live + MINUTE, 10, 1)
+    ]
+
+
+def test_an_idle_partition_is_excluded_only_while_it_sends_nothing() -> None:
+    w = aligned_windows()
+    w.on_event(at(5), 1, DRAIN, partition=1)
+    w.on_event(DRAIN + timedelta(seconds=5), 10, DRAIN, partition=0)
+    later = DRAIN + timedelta(seconds=40)
+    # Partition 1 is idle at 40 s: the watermark is partition 0's, 1:00:35.
+    assert w.watermark(later) == DRAIN + timedelta(seconds=35)
+    # It sends again (still behind): it holds the watermark back again, which never goes back.
+    w.on_event(at(100), 1, later, partition=1)
+    assert w.watermark(later) == DRAIN + timedelta(seconds=35)
+    assert w.watermark(later + timedelta(seconds=20)) == DRAIN + timedelta(seconds=35)
+
+
+def test_a_partition_busy_behind_another_still_holds_the_watermark_back() -> None:
+    w = aligned_windows()
+    for second in range(0, 100, 10):  # both keep sending during the drain, 1 s apart
+        now = DRAIN + timedelta(seconds=second)
+        w.on_event(at(5 * second), 1, now, partition=0)
+        w.on_event(at(second), 1, now, partition=1)
+    # Partition 1 (at 90 s event time) is not idle: the watermark is its, 90 - 10 s, not
+    # partition 0's 440 s.
+    assert w.watermark(DRAIN + timedelta(seconds=90)) == at(80)
