@@ -1,6 +1,7 @@
 """Drain throughput of the orders dataflow against a plain Kafka pass-through.
 
     python -m bench.dataflow_throughput [--events N] [--duplicate-rate P] [--seed S]
+                                        [--processes N] [--peers kstreams,quix]
                                         [--keep-topics]
 
 1. fills a fresh ``bench-<run>-cdc`` topic (6 partitions, like mysql-orders) with N realistic
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import orjson
 
-from bench import envelopes
+from bench import envelopes, peer_apps
 from bench.dataflow_run import DataflowResult, measure_drain, running_dataflow, wait_until
 from bench.envelopes import CdcRecord, EnvelopeBuilder
 from bench.expected import RevenueLedger
@@ -32,7 +33,7 @@ from bench.kafka_topics import (
     BenchTopics,
     bench_topics,
     create_topics,
-    delete_topics,
+    delete_run_topics,
     record_count,
     run_id,
 )
@@ -97,6 +98,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--keep-topics", action="store_true", help="leave the bench topics in place"
     )
     parser.add_argument(
+        "--peers",
+        default="",
+        help="comma-separated peers to drain the same topic after the dataflow: "
+        f"{', '.join(peer_apps.NAMES)} (default: none; built on first use, bench/peer_apps.py)",
+    )
+    parser.add_argument(
         "--skip-revenue-check",
         action="store_true",
         help="do not wait for the last windows to compare revenue totals",
@@ -106,6 +113,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--events must be >= 1")
     if args.processes < 1:
         parser.error("--processes must be >= 1")
+    args.peers = [name for name in args.peers.split(",") if name]
+    unknown = sorted(set(args.peers) - set(peer_apps.NAMES))
+    if unknown:
+        parser.error(f"--peers: unknown {', '.join(unknown)} (known: {', '.join(peer_apps.NAMES)})")
     return args
 
 
@@ -124,8 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         result = _run(args, command, bootstrap, run, topics, log_dir)
     finally:
         if not args.keep_topics:
-            delete_topics(bootstrap, topics)
-            _say("bench topics deleted")
+            deleted = delete_run_topics(bootstrap, run)
+            _say(f"{len(deleted)} bench topics deleted")
     block = results_markdown(result)
     print(block)
     if args.events >= DEFAULT_EVENTS:
@@ -159,6 +170,14 @@ def _run(
     _say(f"baseline: {baseline.records / baseline.seconds:,.0f} events/s")
     dataflow, check = _run_dataflow(args, bootstrap, topics, total, ledger, log_dir)
     _say(f"dataflow: {dataflow.records / dataflow.seconds:,.0f} events/s")
+    peer_results = {}
+    for name in args.peers:
+        _say(f"peer {name}: building if needed, then draining the same topic")
+        result = peer_apps.run_peer(
+            name, bootstrap, topics.cdc.name, run, total, log_dir, topics.cdc.partitions
+        )
+        _say(f"peer {name}: {result.records / result.seconds:,.0f} events/s")
+        peer_results[name] = result
     return BenchRun(
         command=command,
         date=time.strftime("%Y-%m-%d %H:%M %Z"),
@@ -173,6 +192,7 @@ def _run(
         figures=figures(args.events, duplicates, baseline, dataflow),
         revenue_check=check,
         processed_records=record_count(bootstrap, topics.processed),
+        peers=peer_results,
     )
 
 

@@ -100,12 +100,6 @@ def _wait_for_leaders(admin: AdminClient, topics: BenchTopics) -> None:
         time.sleep(0.5)
 
 
-def delete_topics(bootstrap_servers: str, topics: BenchTopics) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    for future in admin.delete_topics([t.name for t in topics.all]).values():
-        future.result()
-
-
 def record_count(bootstrap_servers: str, topic: BenchTopic) -> int:
     """Sum of the partitions' end offsets (nothing is deleted during a run)."""
     from confluent_kafka import Consumer
@@ -121,3 +115,31 @@ def record_count(bootstrap_servers: str, topic: BenchTopic) -> int:
         return total
     finally:
         consumer.close()
+
+
+def create_plain_topics(bootstrap_servers: str, names: list[str], partitions: int) -> None:
+    """Topics a peer writes to (Kafka Streams does not create its sink topics)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    new = [
+        NewTopic(
+            name,
+            num_partitions=partitions,
+            replication_factor=REPLICATION_FACTOR,
+            config={"min.insync.replicas": MIN_INSYNC_REPLICAS},
+        )
+        for name in names
+    ]
+    for future in admin.create_topics(new, operation_timeout=_TIMEOUT_S).values():
+        future.result()
+
+
+def delete_run_topics(bootstrap_servers: str, run: str) -> list[str]:
+    """Delete every topic whose name holds ``bench-<run>-``: the bench's, and the peers'
+    sinks and internal topics (Quix puts its consumer group inside the name)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    marker = f"bench-{run}-"
+    names = [name for name in admin.list_topics(timeout=_TIMEOUT_S).topics if marker in name]
+    if names:
+        for future in admin.delete_topics(names).values():
+            future.result()
+    return names

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,8 @@ class BenchRun:
     figures: Figures
     revenue_check: RevenueCheck | None
     processed_records: int
+    #: Peer apps that drained the same topic in the same run (bench/peer_apps.py), by name.
+    peers: dict[str, PassthroughResult] = field(default_factory=dict)
 
 
 def machine_facts() -> Machine:
@@ -163,8 +165,39 @@ def results_markdown(run: BenchRun) -> str:
         f"{run.fill.seconds:.1f} s.",
         "",
         _checks_line(run),
+        *_peer_lines(run),
     ]
     return "\n".join(lines)
+
+
+PEER_TITLES = {
+    "kstreams": "Kafka Streams 4.1.1 (RocksDB, at-least-once, 1 thread; dedupe, revenue, "
+    "transitions)",
+    "quix": "Quix Streams (own venv; dedupe, revenue)",
+}
+
+
+def _peer_lines(run: BenchRun) -> list[str]:
+    if not run.peers:
+        return []
+    f = run.figures
+    lines = [
+        "",
+        "Peers on the same topic in the same run (bench/peer_apps.py; drain time until every "
+        "record went through every stage, repartition topics included):",
+        "",
+        "| peer | drain s | events/s | peer / baseline | dataflow / peer | CPU s per million "
+        "| peak RSS MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name, peer in run.peers.items():
+        rate = peer.records / peer.seconds
+        lines.append(
+            f"| {PEER_TITLES.get(name, name)} | {peer.seconds:.1f} | {rate:,.0f} "
+            f"| {rate / f.baseline_events_per_s:.3f} | {f.dataflow_events_per_s / rate:.3f} "
+            f"| {peer.cpu_seconds / peer.records * 1e6:.1f} | {peer.peak_rss_bytes / MIB:.0f} |"
+        )
+    return lines
 
 
 def _checks_line(run: BenchRun) -> str:

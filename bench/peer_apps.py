@@ -1,0 +1,117 @@
+"""Peers of the orders dataflow, built and run by the bench on the bench's CDC topic.
+
+- ``bench/peers/kstreams``: a Kafka Streams 4.1.1 app (Maven; RocksDB stores, at-least-once,
+  1 stream thread): dedupe by order version, 1-minute revenue per currency and transition
+  counts per pair.
+- ``bench/peers/quix``: a Quix Streams app in its own venv (``bench/peers/quix/.venv``, from
+  ``requirements.txt``): dedupe by order version and 1-minute revenue per currency.
+
+Both are (re)built on first use and whenever their sources change (a stamp of their hash),
+so nothing is built by hand. Each prints one JSON line that is a :class:`PassthroughResult`:
+input records, seconds and CPU from its first record read until every record went through
+every stage (including its repartition topics), and its peak RSS. Their internal topics
+(repartition, changelog) are named after the run and deleted with the bench topics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import orjson
+
+from bench.kafka_topics import create_plain_topics
+from bench.passthrough import PassthroughResult
+
+PEERS_DIR = Path(__file__).resolve().parent / "peers"
+KSTREAMS_DIR = PEERS_DIR / "kstreams"
+QUIX_DIR = PEERS_DIR / "quix"
+QUIX_VENV = QUIX_DIR / ".venv"
+#: The peers the bench knows, in the order it runs them.
+NAMES = ("kstreams", "quix")
+PEER_TIMEOUT_S = 1800.0
+
+
+def _digest(paths: list[Path]) -> str:
+    sha = hashlib.sha256()
+    for path in sorted(paths):
+        sha.update(str(path.relative_to(PEERS_DIR)).encode())
+        sha.update(path.read_bytes())
+    return sha.hexdigest()
+
+
+def ensure_kstreams() -> Path:
+    """The built jar's directory; runs Maven only when the pom or a source changed."""
+    target = KSTREAMS_DIR / "target"
+    stamp = target / ".sources.sha256"
+    want = _digest([KSTREAMS_DIR / "pom.xml", *(KSTREAMS_DIR / "src").rglob("*.java")])
+    if stamp.is_file() and stamp.read_text() == want and (target / "kstreams-peer.jar").is_file():
+        return target
+    if shutil.which("mvn") is None:
+        raise RuntimeError("the Kafka Streams peer needs Maven (mvn): run scripts/start.sh")
+    shutil.rmtree(target, ignore_errors=True)
+    subprocess.run(
+        ["mvn", "-q", "-B", "-Dstyle.color=never", "-f", str(KSTREAMS_DIR / "pom.xml"),
+         "package", "dependency:copy-dependencies"],
+        check=True,
+    )
+    stamp.write_text(want)
+    return target
+
+
+def ensure_quix() -> Path:
+    """The Quix venv's python; (re)created from requirements.txt when that changes."""
+    python = QUIX_VENV / "bin" / "python"
+    stamp = QUIX_VENV / ".requirements.sha256"
+    requirements = QUIX_DIR / "requirements.txt"
+    want = _digest([requirements])
+    if python.is_file() and stamp.is_file() and stamp.read_text() == want:
+        return python
+    shutil.rmtree(QUIX_VENV, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", str(QUIX_VENV)], check=True)
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "-r", str(requirements)], check=True
+    )
+    stamp.write_text(want)
+    return python
+
+
+def run_peer(
+    name: str,
+    bootstrap: str,
+    source: str,
+    run: str,
+    expect: int,
+    log_dir: Path,
+    partitions: int,
+) -> PassthroughResult:
+    """Build ``name`` if needed, drain ``source`` with it, and return its measurement."""
+    prefix = f"bench-{run}-{name}-"
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as state_dir:
+        if name == "kstreams":
+            target = ensure_kstreams()
+            sinks = [prefix + role for role in ("processed", "revenue", "transitions")]
+            create_plain_topics(bootstrap, sinks, partitions)
+            classpath = f"{target / 'kstreams-peer.jar'}:{target / 'dependency'}/*"
+            command = [
+                "java", "-Xmx1g", "-cp", classpath, "orderstream.peer.PeerApp",
+                bootstrap, source, f"bench-{run}-kstreams", prefix, str(expect), state_dir,
+            ]
+        elif name == "quix":
+            python = ensure_quix()
+            command = [
+                str(python), str(QUIX_DIR / "app.py"), "--bootstrap", bootstrap,
+                "--source", source, "--group", f"bench-{run}-quix", "--prefix", prefix,
+                "--expect", str(expect), "--state-dir", state_dir,
+            ]
+        else:
+            raise ValueError(f"unknown peer {name!r} (known: {', '.join(NAMES)})")
+        with (log_dir / f"peer-{name}.log").open("w") as log:
+            completed = subprocess.run(
+                command, check=True, stdout=subprocess.PIPE, stderr=log, timeout=PEER_TIMEOUT_S
+            )
+    return PassthroughResult(**orjson.loads(completed.stdout.splitlines()[-1]))

@@ -1,0 +1,273 @@
+package orderstream.peer;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.lang.management.ManagementFactory;
+import java.math.BigDecimal;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.Materialized;
+import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.Stores;
+
+/**
+ * The Kafka Streams peer: reads the bench's CDC topic from the beginning, drops changes whose
+ * order version was already seen (RocksDB store), writes the rest to a processed topic, and
+ * keeps 1-minute event-time windows of revenue per currency and transition counts per
+ * FROM|TO pair (RocksDB window stores, behind repartition topics). At-least-once, 1 thread.
+ *
+ * <p>Usage: PeerApp BOOTSTRAP SOURCE_TOPIC APPLICATION_ID OUTPUT_PREFIX EXPECTED STATE_DIR
+ *
+ * <p>Prints one JSON line when every input record went through every stage: records,
+ * seconds and cpu_seconds from the first record read, total_cpu_seconds, peak_rss_bytes.
+ */
+public final class PeerApp {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final AtomicLong READ = new AtomicLong();
+  private static final AtomicLong TO_WINDOWS = new AtomicLong();
+  private static final AtomicLong WINDOWED = new AtomicLong();
+  private static volatile long firstNanos;
+  private static volatile long firstCpuNanos;
+
+  private PeerApp() {}
+
+  /** A deduplicated change: what the windows need of it. */
+  record Change(String currency, String from, String to, BigDecimal before, BigDecimal after) {
+    String encode() {
+      return String.join("|", currency, from, to, before.toPlainString(), after.toPlainString());
+    }
+
+    static Change decode(String text) {
+      String[] f = text.split("\\|", -1);
+      return new Change(f[0], f[1], f[2], new BigDecimal(f[3]), new BigDecimal(f[4]));
+    }
+  }
+
+  /** Per order id: the highest version seen; a change at or below it is a duplicate. */
+  static final class Dedupe implements Processor<byte[], byte[], String, String> {
+    private ProcessorContext<String, String> context;
+    private KeyValueStore<String, Long> versions;
+
+    @Override
+    public void init(ProcessorContext<String, String> context) {
+      this.context = context;
+      this.versions = context.getStateStore("versions");
+    }
+
+    @Override
+    public void process(Record<byte[], byte[]> record) {
+      if (READ.getAndIncrement() == 0) {
+        firstNanos = System.nanoTime();
+        firstCpuNanos = cpuNanos();
+      }
+      if (record.value() == null) {
+        return; // tombstone
+      }
+      try {
+        JsonNode value = JSON.readTree(record.value());
+        JsonNode before = value.get("before");
+        JsonNode after = value.get("after");
+        JsonNode image = after.isNull() ? before : after;
+        String orderId = image.get("id").asText();
+        long version = image.get("version").asLong();
+        Long seen = versions.get(orderId);
+        if (seen != null && seen >= version) {
+          return;
+        }
+        versions.put(orderId, version);
+        String from = before.isNull() ? "NONE" : before.get("status").asText();
+        BigDecimal was = before.isNull() ? BigDecimal.ZERO : new BigDecimal(before.get("total_amount").asText());
+        String to = after.isNull() ? "DELETED" : after.get("status").asText();
+        BigDecimal now = after.isNull() ? BigDecimal.ZERO : new BigDecimal(after.get("total_amount").asText());
+        long eventMillis = image.get("updated_at").asLong() / 1000;
+        Change change = new Change(image.get("currency").asText(), from, to, was, now);
+        context.forward(new Record<>(orderId, change.encode(), eventMillis));
+      } catch (Exception err) {
+        context.forward(new Record<>("dead-letter", "", record.timestamp()));
+      }
+    }
+  }
+
+  /** gross|refunds|adjustments|paid|refunds_count added by one change, or null. */
+  static BigDecimal[] contribution(Change c) {
+    BigDecimal zero = BigDecimal.ZERO;
+    if (c.to().equals("PAID") && !c.from().equals("PAID")) {
+      return new BigDecimal[] {c.after(), zero, zero, BigDecimal.ONE, zero};
+    }
+    if (c.to().equals("REFUNDED") && !c.from().equals("REFUNDED") && !c.from().equals("NONE")) {
+      return new BigDecimal[] {zero, c.before(), zero, zero, BigDecimal.ONE};
+    }
+    if (c.from().equals(c.to()) && c.before().compareTo(c.after()) != 0) {
+      return new BigDecimal[] {zero, zero, c.after().subtract(c.before()), zero, zero};
+    }
+    return null;
+  }
+
+  static String add(String totals, BigDecimal[] part) {
+    String[] f = totals.split("\\|");
+    List<String> out = new ArrayList<>(part.length);
+    for (int i = 0; i < part.length; i++) {
+      out.add(new BigDecimal(f[i]).add(part[i]).toPlainString());
+    }
+    return String.join("|", out);
+  }
+
+  static StreamsBuilder topology(String source, String prefix) {
+    StreamsBuilder builder = new StreamsBuilder();
+    builder.addStateStore(
+        Stores.keyValueStoreBuilder(
+            Stores.persistentKeyValueStore("versions"), Serdes.String(), Serdes.Long()));
+    KStream<String, String> changes =
+        builder.stream(source, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()))
+            .process(Dedupe::new, "versions")
+            .filter((key, value) -> !key.equals("dead-letter"));
+    changes.to(prefix + "processed", Produced.with(Serdes.String(), Serdes.String()));
+
+    TimeWindows minute = TimeWindows.ofSizeAndGrace(Duration.ofMinutes(1), Duration.ofSeconds(10));
+    changes
+        .flatMap(
+            (orderId, encoded) -> {
+              Change change = Change.decode(encoded);
+              BigDecimal[] part = contribution(change);
+              if (part == null) {
+                return List.of();
+              }
+              List<String> fields = new ArrayList<>();
+              for (BigDecimal p : part) {
+                fields.add(p.toPlainString());
+              }
+              return List.of(KeyValue.pair(change.currency(), String.join("|", fields)));
+            })
+        .peek((k, v) -> TO_WINDOWS.incrementAndGet())
+        .groupByKey(Grouped.with("revenue", Serdes.String(), Serdes.String()))
+        .windowedBy(minute)
+        .aggregate(
+            () -> "0|0|0|0|0",
+            (currency, part, totals) -> {
+              WINDOWED.incrementAndGet();
+              String[] f = part.split("\\|");
+              BigDecimal[] add = new BigDecimal[f.length];
+              for (int i = 0; i < f.length; i++) {
+                add[i] = new BigDecimal(f[i]);
+              }
+              return add(totals, add);
+            },
+            Materialized.with(Serdes.String(), Serdes.String()))
+        .toStream()
+        .map((window, totals) -> KeyValue.pair(window.key() + "@" + window.window().start(), totals))
+        .to(prefix + "revenue", Produced.with(Serdes.String(), Serdes.String()));
+
+    changes
+        .flatMap(
+            (orderId, encoded) -> {
+              Change change = Change.decode(encoded);
+              if (change.from().equals(change.to()) || change.from().equals("NONE")) {
+                return List.<KeyValue<String, String>>of();
+              }
+              return List.of(KeyValue.pair(change.from() + "|" + change.to(), "1"));
+            })
+        .peek((k, v) -> TO_WINDOWS.incrementAndGet())
+        .groupByKey(Grouped.with("transitions", Serdes.String(), Serdes.String()))
+        .windowedBy(minute)
+        .aggregate(
+            () -> 0L,
+            (pair, one, count) -> {
+              WINDOWED.incrementAndGet();
+              return count + 1;
+            },
+            Materialized.with(Serdes.String(), Serdes.Long()))
+        .toStream()
+        .map((window, count) -> KeyValue.pair(window.key() + "@" + window.window().start(), Long.toString(count)))
+        .to(prefix + "transitions", Produced.with(Serdes.String(), Serdes.String()));
+    return builder;
+  }
+
+  static long cpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
+  }
+
+  static long peakRssBytes() throws Exception {
+    for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+      if (line.startsWith("VmHWM:")) {
+        return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+      }
+    }
+    return -1;
+  }
+
+  public static void main(String[] args) throws Exception {
+    if (args.length != 6) {
+      System.err.println("usage: PeerApp BOOTSTRAP SOURCE APPLICATION_ID OUTPUT_PREFIX EXPECTED STATE_DIR");
+      System.exit(2);
+    }
+    String bootstrap = args[0], source = args[1], appId = args[2], prefix = args[3];
+    long expected = Long.parseLong(args[4]);
+    Properties props = new Properties();
+    props.put(StreamsConfig.APPLICATION_ID_CONFIG, appId);
+    props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+    props.put(StreamsConfig.STATE_DIR_CONFIG, args[5]);
+    props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.AT_LEAST_ONCE);
+    props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, 1);
+    props.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 3);
+    props.put(StreamsConfig.consumerPrefix("auto.offset.reset"), "earliest");
+    // The dataflow's producer settings (dataflows.kafka_io.producer_config).
+    props.put(StreamsConfig.producerPrefix("acks"), "all");
+    props.put(StreamsConfig.producerPrefix("enable.idempotence"), true);
+    props.put(StreamsConfig.producerPrefix("linger.ms"), 5);
+
+    KafkaStreams streams = new KafkaStreams(topology(source, prefix).build(), props);
+    streams.setUncaughtExceptionHandler(
+        err -> {
+          err.printStackTrace();
+          System.exit(1);
+          return null;
+        });
+    streams.start();
+    Instant deadline = Instant.now().plus(Duration.ofMinutes(30));
+    long lastRead = -1;
+    Instant lastProgress = Instant.now();
+    while (READ.get() < expected || WINDOWED.get() < TO_WINDOWS.get()) {
+      Thread.sleep(20);
+      long read = READ.get() + WINDOWED.get();
+      if (read != lastRead) {
+        lastRead = read;
+        lastProgress = Instant.now();
+      } else if (Duration.between(lastProgress, Instant.now()).toSeconds() > 120 || Instant.now().isAfter(deadline)) {
+        System.err.printf("stalled: read %d of %d, windowed %d of %d%n", READ.get(), expected, WINDOWED.get(), TO_WINDOWS.get());
+        System.exit(1);
+      }
+    }
+    double seconds = (System.nanoTime() - firstNanos) / 1e9;
+    double cpu = (cpuNanos() - firstCpuNanos) / 1e9;
+    ObjectNode out = JSON.createObjectNode();
+    out.put("records", READ.get());
+    out.put("seconds", seconds);
+    out.put("cpu_seconds", cpu);
+    out.put("total_cpu_seconds", cpuNanos() / 1e9);
+    out.put("peak_rss_bytes", peakRssBytes());
+    streams.close(Duration.ofSeconds(30));
+    System.out.println(JSON.writeValueAsString(out));
+    System.exit(0);
+  }
+}

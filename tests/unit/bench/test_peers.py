@@ -1,0 +1,59 @@
+"""bench.peer_apps and the bench's --peers flag: names, build stamps, the peers' table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
+
+import pytest
+
+from bench import dataflow_throughput, peer_apps
+from bench.passthrough import PassthroughResult
+from bench.report import PEER_TITLES, BenchRun, _peer_lines
+
+
+def test_peers_flag_takes_known_names_and_names_the_flag_otherwise(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = dataflow_throughput.parse_args(["--peers", "kstreams,quix"])
+    assert args.peers == ["kstreams", "quix"]
+    assert dataflow_throughput.parse_args([]).peers == []
+    with pytest.raises(SystemExit) as exit_info:
+        dataflow_throughput.parse_args(["--peers", "kstreams,flink"])
+    assert exit_info.value.code != 0
+    assert "--peers: unknown flink" in capsys.readouterr().err
+
+
+def test_every_peer_has_a_title_and_its_sources_in_the_repository() -> None:
+    assert set(PEER_TITLES) == set(peer_apps.NAMES)
+    assert (peer_apps.KSTREAMS_DIR / "pom.xml").is_file()
+    assert list((peer_apps.KSTREAMS_DIR / "src").rglob("PeerApp.java"))
+    requirements = (peer_apps.QUIX_DIR / "requirements.txt").read_text().split()
+    assert requirements and all("==" in line for line in requirements)  # pinned
+
+
+def test_the_build_stamp_changes_with_the_sources(tmp_path: Path) -> None:
+    pom = peer_apps.KSTREAMS_DIR / "pom.xml"
+    before = peer_apps._digest([pom])
+    assert before == peer_apps._digest([pom])
+    assert before != peer_apps._digest([pom, peer_apps.QUIX_DIR / "requirements.txt"])
+
+
+def test_unknown_peer_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown peer 'flink'"):
+        peer_apps.run_peer("flink", "127.0.0.1:1", "t", "run", 1, tmp_path, 6)
+
+
+def test_peer_table_ratios_come_from_the_same_run() -> None:
+    peer = PassthroughResult(
+        records=1000, seconds=2.0, cpu_seconds=1.5, total_cpu_seconds=3.0, peak_rss_bytes=2**20
+    )
+    run = SimpleNamespace(
+        peers={"quix": peer},
+        figures=SimpleNamespace(baseline_events_per_s=2000.0, dataflow_events_per_s=250.0),
+    )
+    lines = _peer_lines(cast(BenchRun, run))
+    # 500 events/s: 0.25 of the baseline, the dataflow 0.5 of it; 1,500 CPU s per million.
+    assert lines[-1] == f"| {PEER_TITLES['quix']} | 2.0 | 500 | 0.250 | 0.500 | 1500.0 | 1 |"
+    assert _peer_lines(cast(BenchRun, SimpleNamespace(peers={}))) == []
