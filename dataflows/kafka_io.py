@@ -42,6 +42,7 @@ from confluent_kafka.admin import AdminClient
 from dataflows import metrics
 from dataflows.cdc import RawChange
 from dataflows.records import OutRecord
+from dataflows.settings import PREFETCH_KBYTES
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,11 @@ class DeliveryFailed(RuntimeError):
     """An output record was not confirmed by the brokers; the dataflow must stop."""
 
 
-def consumer_config(bootstrap_servers: str) -> dict[str, Any]:
+def consumer_config(
+    bootstrap_servers: str, prefetch_kbytes: int = PREFETCH_KBYTES[1]
+) -> dict[str, Any]:
+    """``prefetch_kbytes``: the most librdkafka fetches ahead per consumer, i.e. per input
+    partition (``queued.max.messages.kbytes``)."""
     return {
         "bootstrap.servers": bootstrap_servers,
         # Partitions are assigned, never subscribed: the group id is required but unused,
@@ -76,6 +81,7 @@ def consumer_config(bootstrap_servers: str) -> dict[str, Any]:
         "auto.offset.reset": "error",
         "enable.partition.eof": False,
         "statistics.interval.ms": 1000,
+        "queued.max.messages.kbytes": prefetch_kbytes,
     }
 
 
@@ -117,6 +123,7 @@ class CdcSource(FixedPartitionedSource[RawChange, int]):
     """The CDC topic as :class:`RawChange` items; partitions are ``<topic>-<partition>``.
 
     ``idle_poll``: how long a partition that had nothing waits before it is polled again.
+    ``prefetch_kbytes``: how much librdkafka may fetch ahead for each partition.
     """
 
     def __init__(
@@ -125,8 +132,10 @@ class CdcSource(FixedPartitionedSource[RawChange, int]):
         topic: str,
         idle_poll: timedelta,
         batch_size: int = 500,
+        prefetch_kbytes: int = PREFETCH_KBYTES[1],
     ) -> None:
         self._bootstrap_servers = bootstrap_servers
+        self._prefetch_kbytes = prefetch_kbytes
         self._topic = topic
         self._batch_size = batch_size
         self._idle_poll = idle_poll
@@ -148,7 +157,7 @@ class CdcSource(FixedPartitionedSource[RawChange, int]):
             )
         return CdcPartition(
             step_id,
-            consumer_config(self._bootstrap_servers),
+            consumer_config(self._bootstrap_servers, self._prefetch_kbytes),
             topic,
             int(index),
             OFFSET_BEGINNING if resume_state is None else resume_state,

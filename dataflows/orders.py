@@ -170,7 +170,9 @@ def flow() -> Dataflow:
         transitions=KafkaTopicSink(servers, topics.transitions, timeout),
         dead_letters=KafkaTopicSink(servers, topics.dlq, timeout),
     )
-    source = CdcSource(servers, topics.cdc, settings.idle_poll)
+    source = CdcSource(
+        servers, topics.cdc, settings.idle_poll, prefetch_kbytes=settings.prefetch_kbytes
+    )
     return build_flow(source, sinks, settings.flow)
 
 

@@ -35,6 +35,10 @@ DELIVERY_TIMEOUT_SECONDS = ("ORDERSTREAM_DATAFLOW_DELIVERY_TIMEOUT_SECONDS", 120
 #: How long an input partition with nothing to read waits before it is polled again: the
 #: most latency an idle source adds, against the CPU an idle dataflow spends polling.
 IDLE_POLL_MS = ("ORDERSTREAM_DATAFLOW_IDLE_POLL_MS", 5)
+#: How much librdkafka may fetch ahead for each input partition (one consumer each), in KiB:
+#: bounds the memory a backlog takes before the dataflow reads it (librdkafka's default,
+#: 65536 per consumer, is up to 64 MiB per partition). At least 1024, one fetch.
+PREFETCH_KBYTES = ("ORDERSTREAM_DATAFLOW_PREFETCH_KBYTES", 8192)
 
 @dataclass(frozen=True)
 class FlowConfig:
@@ -56,6 +60,7 @@ class DataflowSettings:
     metrics_port: int
     delivery_timeout: timedelta
     idle_poll: timedelta
+    prefetch_kbytes: int = PREFETCH_KBYTES[1]
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> DataflowSettings:
@@ -70,6 +75,8 @@ class DataflowSettings:
         delivery_timeout = env_int(e, name, default, minimum=1)
         name, default = IDLE_POLL_MS
         idle_poll_ms = env_int(e, name, default, minimum=0, maximum=1000)
+        name, default = PREFETCH_KBYTES
+        prefetch_kbytes = env_int(e, name, default, minimum=1024, maximum=2_097_151)
         return cls(
             bootstrap_servers=knobs.bootstrap_servers(e),
             topics=TopicNames.from_env(e),
@@ -84,6 +91,7 @@ class DataflowSettings:
             metrics_port=knobs.dataflow_metrics_port(e),
             delivery_timeout=timedelta(seconds=delivery_timeout),
             idle_poll=timedelta(milliseconds=idle_poll_ms),
+            prefetch_kbytes=prefetch_kbytes,
         )
 
 

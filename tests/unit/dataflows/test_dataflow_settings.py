@@ -47,6 +47,7 @@ def test_overrides() -> None:
             "ORDERSTREAM_DATAFLOW_METRICS_PORT": "9200",
             "ORDERSTREAM_DATAFLOW_DELIVERY_TIMEOUT_SECONDS": "15",
             "ORDERSTREAM_WATERMARK_IDLE_SECONDS": "5",
+            "ORDERSTREAM_DATAFLOW_PREFETCH_KBYTES": "2048",
         }
     )
     assert settings.bootstrap_servers == "kafka:29092"
@@ -60,6 +61,7 @@ def test_overrides() -> None:
     )
     assert settings.metrics_port == 9200
     assert settings.delivery_timeout == timedelta(seconds=15)
+    assert settings.prefetch_kbytes == 2048
 
 
 @pytest.mark.parametrize(
@@ -72,6 +74,7 @@ def test_overrides() -> None:
         ("ORDERSTREAM_DATAFLOW_DELIVERY_TIMEOUT_SECONDS", "1.5"),
         ("ORDERSTREAM_WINDOW_SECONDS", "0"),
         ("ORDERSTREAM_WATERMARK_IDLE_SECONDS", "0"),
+        ("ORDERSTREAM_DATAFLOW_PREFETCH_KBYTES", "512"),
         ("ORDERSTREAM_TOPIC_REVENUE", " "),
     ],
 )

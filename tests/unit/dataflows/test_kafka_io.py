@@ -94,6 +94,12 @@ def test_consumer_fails_instead_of_resetting_offsets() -> None:
     assert config["enable.auto.commit"] is False
 
 
+def test_prefetch_is_capped_per_partition_by_the_setting() -> None:
+    assert consumer_config("b:9092", prefetch_kbytes=2048)["queued.max.messages.kbytes"] == 2048
+    source = CdcSource("b:9092", "cdc", timedelta(milliseconds=5), prefetch_kbytes=1024)
+    assert source._prefetch_kbytes == 1024
+
+
 def test_batch_is_produced_and_confirmed() -> None:
     producer = FakeProducer(full_once=True)
     writer(producer).write_batch([OutRecord("k1", b"v1"), OutRecord("k2", b"v2")])
