@@ -98,6 +98,7 @@ class WindowedAggregate(
         metrics.LATE_EVENTS.labels(aggregate)  # exported at 0 from the start, for increase()
         self._windows = windows
         self._clock = clock
+        windows.on_resume(clock.now())  # a new key has no partitions yet: nothing to do
 
     def on_item(self, value: Timed[V]) -> tuple[Iterable[WindowResult[A] | DeadLetter], bool]:
         now, partition = self._clock.now(), value.raw.partition

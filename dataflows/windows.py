@@ -208,6 +208,15 @@ class EventTimeWindows(Generic[V, A]):
             state.floor = watermark
             state.watermark_base = state.base_set_at = None
 
+    def on_resume(self, now: datetime) -> None:
+        """Restored from a snapshot: every partition counts as seen now, so the time the
+        dataflow was down does not make them all idle (the highest would then jump ahead of
+        the ones the replay has not reached yet)."""
+        seen = self.state.partition_seen
+        if seen:
+            for partition in seen:
+                seen[partition] = max(seen[partition], now)
+
     def on_tick(self, now: datetime) -> list[WindowResult[A]]:
         return self._close_due(self._observe(now))
 

@@ -245,6 +245,20 @@ def test_an_idle_partition_is_excluded_only_while_it_sends_nothing() -> None:
     assert w.watermark(later + timedelta(seconds=20)) == DRAIN + timedelta(seconds=35)
 
 
+def test_after_a_restart_no_partition_is_idle_until_it_had_time_to_send_again() -> None:
+    w = aligned_windows()
+    w.on_event(at(5), 1, DRAIN, partition=0)
+    w.on_event(at(65), 1, DRAIN, partition=1)
+    down = DRAIN + timedelta(minutes=5)  # the dataflow was down five minutes
+    restored: EventTimeWindows[int, int] = EventTimeWindows(w.spec, SUM, w.snapshot())
+    restored.on_resume(down)
+    # Both still count: the minimum (partition 0's, 5 - 10 s + 5 min), not partition 1's.
+    assert restored.watermark(down) == at(295)
+    assert restored.watermark(down + timedelta(seconds=29)) == at(324)
+    # Without on_resume both would be idle and the highest, partition 1's, would count.
+    assert EventTimeWindows(w.spec, SUM, w.snapshot()).watermark(down) == at(355)
+
+
 def test_a_partition_busy_behind_another_still_holds_the_watermark_back() -> None:
     w = aligned_windows()
     for second in range(0, 100, 10):  # both keep sending during the drain, 1 s apart
