@@ -34,6 +34,8 @@ QUIX_VENV = QUIX_DIR / ".venv"
 #: The peers the bench knows, in the order it runs them.
 NAMES = ("kstreams", "quix")
 PEER_TIMEOUT_S = 1800.0
+#: The topics each peer writes, after its ``bench-<run>-<peer>-`` prefix.
+SINKS = {"kstreams": ("processed", "revenue", "transitions"), "quix": ("processed", "revenue")}
 
 
 def _digest(paths: list[Path]) -> str:
@@ -94,8 +96,7 @@ def run_peer(
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as state_dir:
         if name == "kstreams":
             target = ensure_kstreams()
-            sinks = [prefix + role for role in ("processed", "revenue", "transitions")]
-            create_plain_topics(bootstrap, sinks, partitions)
+            create_plain_topics(bootstrap, [prefix + s for s in SINKS[name]], partitions)
             classpath = f"{target / 'kstreams-peer.jar'}:{target / 'dependency'}/*"
             command = [
                 "java", "-Xmx1g", "-cp", classpath, "orderstream.peer.PeerApp",
@@ -103,6 +104,8 @@ def run_peer(
             ]
         elif name == "quix":
             python = ensure_quix()
+            # Created here with the bench's replication: Quix would create them with RF 1.
+            create_plain_topics(bootstrap, [prefix + s for s in SINKS[name]], partitions)
             command = [
                 str(python), str(QUIX_DIR / "app.py"), "--bootstrap", bootstrap,
                 "--source", source, "--group", f"bench-{run}-quix", "--prefix", prefix,

@@ -229,7 +229,7 @@ public final class PeerApp {
     props.put(StreamsConfig.STATE_DIR_CONFIG, args[5]);
     props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.AT_LEAST_ONCE);
     props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, 1);
-    props.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 3);
+    props.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, -1); // the brokers' default
     props.put(StreamsConfig.consumerPrefix("auto.offset.reset"), "earliest");
     // The dataflow's producer settings (dataflows.kafka_io.producer_config).
     props.put(StreamsConfig.producerPrefix("acks"), "all");
