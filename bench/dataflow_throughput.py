@@ -173,9 +173,13 @@ def _run(
     peer_results = {}
     for name in args.peers:
         _say(f"peer {name}: building if needed, then draining the same topic")
-        result = peer_apps.run_peer(
-            name, bootstrap, topics.cdc.name, run, total, log_dir, topics.cdc.partitions
-        )
+        try:
+            result = peer_apps.run_peer(
+                name, bootstrap, topics.cdc.name, run, total, log_dir, topics.cdc.partitions
+            )
+        except subprocess.SubprocessError as err:  # the dataflow's figures still count
+            _say(f"peer {name} FAILED ({err}); see {log_dir}/peer-{name}.log")
+            continue
         _say(f"peer {name}: {result.records / result.seconds:,.0f} events/s")
         peer_results[name] = result
     return BenchRun(
