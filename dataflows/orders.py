@@ -23,7 +23,7 @@ from bytewax.operators import KeyedStream
 from bytewax.outputs import Sink
 from prometheus_client import Counter
 
-from dataflows import metrics, records, revenue, routing, shutdown, transitions
+from dataflows import metrics, order_buckets, records, revenue, routing, shutdown, transitions
 from dataflows.cdc import DeadLetter, Op, OrderChange, Parsed, RawChange, Tombstone, parse_change
 from dataflows.clock import SYSTEM_CLOCK, Clock
 from dataflows.dedupe import TrackedChange
@@ -73,8 +73,8 @@ def build_flow(
         partition_idle=config.watermark_idle,
     )
 
-    def track_order(memory: Any) -> OrderTracker:
-        return OrderTracker(memory, config.order_state_idle, clock)
+    def track_orders(state: Any) -> OrderTracker:
+        return OrderTracker(state, config.order_state_idle, clock, "dedupe_by_order")
 
     sweep_schedule = SweepSchedule(config.order_state_idle)
 
@@ -85,7 +85,7 @@ def build_flow(
         batch: list[tuple[str, OrderChange]],
     ) -> list[tuple[str, tuple[int, tuple[str, ...]]]]:
         slot = sweep_schedule.slot_of(clock.now())
-        return sweep_schedule.entries(slot, [order_key for order_key, _ in batch])
+        return sweep_schedule.entries(slot, [bucket for bucket, _ in batch])
 
     def window_revenue(
         state: WindowsState[RevenueTotals] | None,
@@ -113,7 +113,8 @@ def build_flow(
     invalid = op.filter_map("invalid_records", parsed, routing.dead_letter_or_none)
     changes = op.filter_map("order_changes", parsed, routing.change_or_none)
 
-    by_order = op.key_on("key_by_order", changes, routing.order_key)
+    # Per-order state lives in buckets of consecutive order ids (order_buckets.py).
+    by_order = op.key_on("key_by_order_bucket", changes, order_buckets.bucket_key)
     # Idle orders are forgotten by slot (eviction.py), not with one timer per order.
     noted = op.flat_map_batch("note_in_slot", by_order, note_in_slot)
     due = op.stateful("sweep_idle_orders", noted, sweep_idle)
@@ -121,7 +122,7 @@ def build_flow(
     by_order_and_checks: KeyedStream[OrderChange | IdleCheck] = op.merge(
         "changes_and_idle_checks", by_order, checks
     )
-    tracked = op.stateful("dedupe_by_order", by_order_and_checks, track_order)
+    tracked = op.stateful("dedupe_by_order", by_order_and_checks, track_orders)
     _tap("count_processed", tracked, _count_processed)
     processed = op.flat_map_batch("format_processed", tracked, processed_records)
     op.output("write_processed", processed, sinks.processed)

@@ -1,7 +1,8 @@
 """Keys and item shapes between the dataflow's steps.
 
-Pure: no bytewax, no confluent_kafka. Per-order state is keyed by order id; revenue windows
-by currency; transition windows by ``FROM|TO`` (inside each, state is per window).
+Pure: no bytewax, no confluent_kafka. Per-order state is keyed by bucket of order ids
+(order_buckets.py); revenue windows by currency; transition windows by ``FROM|TO`` (inside
+each, state is per window).
 """
 
 from __future__ import annotations
@@ -34,10 +35,6 @@ def change_or_none(parsed: Parsed) -> OrderChange | None:
 
 def dead_letter_or_none(parsed: Parsed | object) -> DeadLetter | None:
     return parsed if isinstance(parsed, DeadLetter) else None
-
-
-def order_key(change: OrderChange) -> str:
-    return str(change.order_id)
 
 
 def revenue_input(

@@ -8,11 +8,12 @@ from typing import Generic, TypeVar
 
 from bytewax.operators import StatefulLogic
 
-from dataflows import dedupe, metrics, records
+from dataflows import metrics, records
 from dataflows.cdc import DeadLetter, OrderChange
 from dataflows.clock import Clock
-from dataflows.dedupe import OrderMemory, TrackedChange
+from dataflows.dedupe import TrackedChange
 from dataflows.eviction import IdleCheck, SweepSchedule
+from dataflows.order_buckets import BucketState, OrderBucket
 from dataflows.routing import Timed
 from dataflows.windows import EventTimeWindows, WindowResult, WindowsState
 
@@ -20,43 +21,46 @@ V = TypeVar("V")
 A = TypeVar("A")
 
 
-class OrderTracker(StatefulLogic[OrderChange | IdleCheck, TrackedChange, OrderMemory | None]):
-    """Per order id: drop duplicates, remember status entry times, drop the memory when an
-    :class:`IdleCheck` finds the order idle (no timer per order: see eviction.py)."""
+class OrderTracker(StatefulLogic[OrderChange | IdleCheck, TrackedChange, BucketState]):
+    """Per bucket of order ids (order_buckets.py): drop duplicates, remember status entry
+    times, forget the bucket's idle orders when an :class:`IdleCheck` comes (no timer per
+    order: see eviction.py), and drop the bucket once it is empty."""
 
-    def __init__(self, memory: OrderMemory | None, idle_after: timedelta, clock: Clock) -> None:
-        self._memory = memory
+    def __init__(
+        self, state: object, idle_after: timedelta, clock: Clock, step_id: str = "dedupe"
+    ) -> None:
+        self._bucket = OrderBucket.restore(state, step_id)
         self._idle_after = idle_after
         self._clock = clock
-        metrics.TRACKED_ORDERS.inc()
+        metrics.TRACKED_ORDERS.inc(len(self._bucket))
 
     def on_item(self, value: OrderChange | IdleCheck) -> tuple[Iterable[TrackedChange], bool]:
         if isinstance(value, IdleCheck):
             return [], self._check_idle()
-        self._memory, tracked = dedupe.track(self._memory, value, self._clock.now())
+        tracked, new_order = self._bucket.track(value, self._clock.now())
+        if new_order:
+            metrics.TRACKED_ORDERS.inc()
         if tracked is None:
             metrics.DUPLICATES_DROPPED.inc()
             return [], StatefulLogic.RETAIN
         return [tracked], StatefulLogic.RETAIN
 
     def _check_idle(self) -> bool:
-        memory = self._memory
-        if memory is None or dedupe.is_idle(memory, self._clock.now(), self._idle_after):
-            metrics.TRACKED_ORDERS.dec()
-            return StatefulLogic.DISCARD
-        return StatefulLogic.RETAIN
+        forgotten = self._bucket.evict_idle(self._clock.now(), self._idle_after)
+        metrics.TRACKED_ORDERS.dec(forgotten)
+        return StatefulLogic.DISCARD if len(self._bucket) == 0 else StatefulLogic.RETAIN
 
-    def snapshot(self) -> OrderMemory | None:
-        return self._memory  # immutable
+    def snapshot(self) -> BucketState:
+        return self._bucket.snapshot()
 
 
 class IdleSweep(
     StatefulLogic[tuple[int, tuple[str, ...]], str, tuple[int, frozenset[str]]]
 ):
-    """Per sweep key (a slot of system time and a shard): the order keys changed in it.
+    """Per sweep key (a slot of system time and a shard): the bucket keys changed in it.
 
     When the slot is old enough (``SweepSchedule.check_at``), emits each of them once, to be
-    turned into an :class:`IdleCheck` for that order, and is discarded."""
+    turned into an :class:`IdleCheck` for that bucket, and is discarded."""
 
     def __init__(
         self, state: tuple[int, frozenset[str]] | None, schedule: SweepSchedule, clock: Clock

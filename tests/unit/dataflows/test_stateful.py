@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from bytewax.operators import StatefulLogic
 from bytewax.testing import TimeTestingGetter
 from prometheus_client import REGISTRY
 
 from dataflows.cdc import DeadLetter, Reason
 from dataflows.clock import Clock
+from dataflows.dedupe import OrderMemory
 from dataflows.eviction import IDLE_CHECK, SweepSchedule
+from dataflows.order_buckets import RecoveryLayoutError
 from dataflows.routing import Timed
 from dataflows.stateful import IdleSweep, OrderTracker, WindowedAggregate
 from dataflows.windows import EventTimeWindows, Fold, WindowResult, WindowSpec
+from orderstream.contract import OrderStatus
 from tests.unit.dataflows.order_changes import NOW, at, img, insert, update
 
 IDLE = timedelta(minutes=10)
@@ -23,35 +27,64 @@ def tracked_orders() -> float:
     return REGISTRY.get_sample_value("orders_tracked_orders") or 0.0
 
 
-def test_order_tracker_drops_duplicates_and_is_evicted_by_an_idle_check() -> None:
+def test_order_tracker_drops_duplicates_and_forgets_idle_orders_of_its_bucket() -> None:
     time = TimeTestingGetter(NOW)
     before = tracked_orders()
     tracker = OrderTracker(None, IDLE, Clock(now=time.get))
-    assert tracked_orders() - before == 1
-
-    pending, paid = img("PENDING", 1, 0), img("PAID", 2, 5)
-    emitted, discard = tracker.on_item(insert(pending))
-    assert [t.change.version for t in emitted] == [1] and discard is StatefulLogic.RETAIN
-    time.advance(timedelta(minutes=4))
-    assert list(tracker.on_item(insert(pending))[0]) == []  # duplicate, but activity
-    assert tracker.notify_at() is None  # no timer per order (eviction.py)
-
-    time.advance(timedelta(minutes=9))  # 9 minutes after the last activity: not idle yet
-    assert tracker.on_item(IDLE_CHECK) == ([], StatefulLogic.RETAIN)
-    time.advance(timedelta(minutes=1))
-    assert tracker.on_item(IDLE_CHECK) == ([], StatefulLogic.DISCARD)
     assert tracked_orders() == before
 
-    resumed = OrderTracker(tracker.snapshot(), IDLE, Clock(now=time.get))
+    pending, paid = img("PENDING", 1, 0), img("PAID", 2, 5)
+    other = img("PENDING", 1, 0, order_id=2)
+    emitted, discard = tracker.on_item(insert(pending))
+    assert [t.change.version for t in emitted] == [1] and discard is StatefulLogic.RETAIN
+    assert tracked_orders() - before == 1
+    time.advance(timedelta(minutes=4))
+    assert list(tracker.on_item(insert(pending))[0]) == []  # duplicate, but activity
+    assert tracked_orders() - before == 1
+    assert tracker.notify_at() is None  # no timer per key (eviction.py)
+    time.advance(timedelta(minutes=3))
+    assert [t.change.order_id for t in tracker.on_item(insert(other))[0]] == [2]
+    assert tracked_orders() - before == 2
+
+    time.advance(timedelta(minutes=6))  # order 1 idle 9 minutes: kept
+    assert tracker.on_item(IDLE_CHECK) == ([], StatefulLogic.RETAIN)
+    assert tracked_orders() - before == 2
+    time.advance(timedelta(minutes=1))  # order 1 idle 10 minutes: forgotten; order 2 kept
+    assert tracker.on_item(IDLE_CHECK) == ([], StatefulLogic.RETAIN)
+    assert tracked_orders() - before == 1
+    snapshot = tracker.snapshot()
+    assert sorted(snapshot) == [2]
+
+    resumed = OrderTracker(snapshot, IDLE, Clock(now=time.get))
+    assert tracked_orders() - before == 2  # the resumed bucket counts its order again
+    emitted, _ = resumed.on_item(insert(other))
+    assert list(emitted) == []  # order 2's memory survived the snapshot
     emitted, _ = resumed.on_item(update(pending, paid))
-    assert [t.time_in_previous_status for t in emitted] == [timedelta(seconds=5)]
+    assert [t.time_in_previous_status for t in emitted] == [None]  # order 1 was forgotten
+    time.advance(timedelta(minutes=10))
+    assert resumed.on_item(IDLE_CHECK) == ([], StatefulLogic.DISCARD)  # empty: dropped
 
 
-def test_an_idle_check_for_an_order_without_memory_leaves_nothing_behind() -> None:
+def test_a_snapshot_does_not_change_with_later_changes() -> None:
+    tracker = OrderTracker(None, IDLE, Clock(now=lambda: NOW))
+    tracker.on_item(insert(img("PENDING", 1, 0)))
+    snapshot = tracker.snapshot()
+    tracker.on_item(update(img("PENDING", 1, 0), img("PAID", 2, 5)))
+    assert snapshot == OrderTracker(snapshot, IDLE, Clock(now=lambda: NOW)).snapshot()
+    assert snapshot != tracker.snapshot()
+
+
+def test_an_idle_check_for_a_bucket_without_memory_leaves_nothing_behind() -> None:
     before = tracked_orders()
     tracker = OrderTracker(None, IDLE, Clock(now=lambda: NOW))
     assert tracker.on_item(IDLE_CHECK) == ([], StatefulLogic.DISCARD)
     assert tracked_orders() == before
+
+
+def test_state_of_the_per_order_layout_stops_the_dataflow_with_what_to_do() -> None:
+    old = OrderMemory(3, False, OrderStatus.PAID, NOW, NOW)  # what one key held before
+    with pytest.raises(RecoveryLayoutError, match="dedupe_by_order: .*reset-dataflow"):
+        OrderTracker(old, IDLE, Clock(now=lambda: NOW), "dedupe_by_order")
 
 
 def test_idle_sweep_asks_every_order_of_its_slot_once_when_the_slot_is_old_enough() -> None:

@@ -1,0 +1,131 @@
+"""Per-order memories kept in buckets of consecutive order ids, in a compact encoding.
+
+Pure: no bytewax, no confluent_kafka. Bytewax snapshots every state key changed in a
+recovery epoch (a Python call, a pickle and an SQLite row each) and each commit's clean-up
+scans every stored row, while the worker reads no input (docs/dataflow.md, Latency). One
+key per order made both grow with orders: thousands of rows written per epoch, and one row
+per order kept. Here the dataflow keys its per-order state by bucket, ``order_id //
+ORDERS_PER_BUCKET``: a shop's order ids grow with time and an order changes mostly in the
+hours after it was placed, so the changes of an epoch fall into the few newest buckets, and
+the store holds one row per bucket. Each order's :class:`~dataflows.dedupe.OrderMemory` is
+held as a tuple of integers (:data:`Packed`), so a bucket's snapshot is one small pickle.
+
+The rules stay in :func:`dataflows.dedupe.track`, applied per order exactly as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+from dataflows import dedupe
+from dataflows.cdc import OrderChange
+from dataflows.dedupe import OrderMemory, TrackedChange
+from orderstream.contract import OrderStatus
+
+#: Order ids per state key. Part of the recovery layout: changing it needs a reset of the
+#: recovery directory (docs/dataflow.md, Recovery).
+ORDERS_PER_BUCKET = 256
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_STATUSES: tuple[OrderStatus, ...] = tuple(OrderStatus)
+_STATUS_INDEX = {status: index for index, status in enumerate(_STATUSES)}
+_UNKNOWN = -1
+
+#: ``(version, deleted, status index, status_since µs or -1, last_seen µs)``; times in
+#: microseconds since the Unix epoch, UTC.
+Packed = tuple[int, bool, int, int, int]
+#: What a bucket snapshots: order id -> packed memory.
+BucketState = dict[int, Packed]
+
+
+class RecoveryLayoutError(RuntimeError):
+    """The recovery directory holds per-order state in a layout this version cannot read."""
+
+
+def bucket_key(change: OrderChange) -> str:
+    """The state key of the bucket that holds ``change``'s order."""
+    return str(change.order_id // ORDERS_PER_BUCKET)
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - EPOCH) // _MICROSECOND
+
+
+def _moment(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
+
+
+def pack(memory: OrderMemory) -> Packed:
+    since = _UNKNOWN if memory.status_since is None else _micros(memory.status_since)
+    return (
+        memory.version,
+        memory.deleted,
+        _STATUS_INDEX[memory.status],
+        since,
+        _micros(memory.last_seen),
+    )
+
+
+def unpack(packed: Packed) -> OrderMemory:
+    version, deleted, status, since, last_seen = packed
+    return OrderMemory(
+        version=version,
+        deleted=deleted,
+        status=_STATUSES[status],
+        status_since=None if since == _UNKNOWN else _moment(since),
+        last_seen=_moment(last_seen),
+    )
+
+
+class OrderBucket:
+    """The memories of the orders of one bucket, by order id."""
+
+    def __init__(self, state: Mapping[int, Packed] | None = None) -> None:
+        self._orders: BucketState = {} if state is None else dict(state)
+
+    @classmethod
+    def restore(cls, state: object, step_id: str) -> OrderBucket:
+        """A bucket from a snapshot; a snapshot of another layout raises
+        :class:`RecoveryLayoutError` with what to do."""
+        if state is None or isinstance(state, dict):
+            return cls(state)
+        raise RecoveryLayoutError(
+            f"{step_id}: the recovery directory holds per-order state of an older layout "
+            f"({type(state).__name__}, one key per order); this version keeps orders in "
+            f"buckets of {ORDERS_PER_BUCKET} ids and cannot resume from it. Reset the "
+            "recovery directory (`orderstream stack reset-dataflow`, docs/dataflow.md, "
+            "Recovery) and start again"
+        )
+
+    def __len__(self) -> int:
+        return len(self._orders)
+
+    def memory(self, order_id: int) -> OrderMemory | None:
+        packed = self._orders.get(order_id)
+        return None if packed is None else unpack(packed)
+
+    def track(self, change: OrderChange, now: datetime) -> tuple[TrackedChange | None, bool]:
+        """Apply ``change`` to its order's memory (:func:`dataflows.dedupe.track`).
+
+        Returns the tracked change (None for a duplicate) and whether the order is new to
+        the bucket."""
+        order_id = change.order_id
+        packed = self._orders.get(order_id)
+        memory, tracked = dedupe.track(None if packed is None else unpack(packed), change, now)
+        assert memory is not None  # track always remembers the change it was given
+        self._orders[order_id] = pack(memory)
+        return tracked, packed is None
+
+    def evict_idle(self, now: datetime, idle_after: timedelta) -> int:
+        """Forget every order idle for ``idle_after``; returns how many were forgotten."""
+        oldest_kept = _micros(now - idle_after)
+        idle = [order for order, packed in self._orders.items() if packed[4] <= oldest_kept]
+        for order in idle:
+            del self._orders[order]
+        return len(idle)
+
+    def snapshot(self) -> BucketState:
+        """A copy (tuples are immutable), so later changes cannot leak into a snapshot."""
+        return dict(self._orders)
