@@ -100,6 +100,7 @@ def _kill_mid_transaction(chaos: Chaos) -> tuple[Fault, bool]:
     the CDC topic, and check that all of them arrive once the worker is back. The flag says
     whether the kill came while only part of the rows were on the topic."""
     program = task_worker(chaos)
+    pid = chaos.pid(program)
     first_id = FIRST_TEST_ID + random.randrange(10**6) * 10**5
     rows = TransactionRows(first_id, BIG_TRANSACTION_ROWS)
     watch = TopicWatch(chaos.settings, chaos.settings.topics.cdc)
@@ -110,7 +111,6 @@ def _kill_mid_transaction(chaos: Chaos) -> tuple[Fault, bool]:
         writer.start()
         if not watch.read_until(rows, lambda: rows.seen > 0, 120):
             return Fault(0, "the transaction's rows never reached the topic", ok=False), True
-        pid = chaos.pid(program)
         started = time.monotonic()
         chaos.kill9(program)
         on_topic = _rows_on_topic_now(watch, rows)
