@@ -84,14 +84,17 @@ class Chaos:
         self.say(f"holding the fault for {seconds:.0f}s")
         time.sleep(seconds)
 
-    def admin_sql(self, sql: str) -> None:
-        """Run SQL as MariaDB's socket-authenticated administrator (DDL, binlog purges)."""
+    def admin_sql(self, sql: str) -> str:
+        """Run SQL as MariaDB's socket-authenticated administrator (DDL, binlog purges); its
+        output rows, tab-separated, without column names."""
         self.say(sql)
-        subprocess.run(
+        result = subprocess.run(
             [
                 self.ctx.tool("mariadb"),
                 f"--socket={self.ctx.layout.mariadb_socket}",
                 "--user=root",
+                "--batch",
+                "--skip-column-names",
                 self.settings.db_name,
                 "-e",
                 sql,
@@ -100,6 +103,7 @@ class Chaos:
             capture_output=True,
             text=True,
         )
+        return result.stdout
 
     def stack(self) -> Stack:
         return Stack(self.ctx)
@@ -150,6 +154,8 @@ class Chaos:
         return topic_end_total(self.settings, self.settings.topics.dlq)
 
     def reconcile(self, since: datetime) -> tuple[int, str]:
+        """``orderstream reconcile`` from the window ``since`` is in: its exit code and its
+        report (stdout; the re-checking lines on stderr are left out)."""
         window = timedelta(seconds=self.settings.window_seconds)
         start = datetime.fromtimestamp(
             since.timestamp() // window.total_seconds() * window.total_seconds(), UTC
@@ -165,13 +171,42 @@ class Chaos:
                 "--wait",
                 str(RECONCILE_WAIT_S),
                 "--max-rows",
-                "20",
+                "200",
             ],
             capture_output=True,
             text=True,
         )
-        lines = (result.stdout + result.stderr).strip().splitlines()
-        return result.returncode, (lines[-1] if lines else "")
+        if result.returncode not in (0, 1):
+            self.say(f"reconcile exited {result.returncode}: {result.stderr.strip()[-300:]}")
+        return result.returncode, result.stdout or result.stderr
+
+
+def reconcile_summary(report: str) -> tuple[str, list[str]]:
+    """The verdict line of a ``reconcile`` report and the windows its mismatch table names
+    (per-order rows have no window and are not listed)."""
+    lines = report.strip().splitlines()
+    results = [line.strip() for line in lines if line.startswith("RESULT:")]
+    verdict = results[-1] if results else (lines[-1].strip() if lines else "no output")
+    windows: list[str] = []
+    in_table = False
+    for line in lines:
+        if line.startswith("MISMATCHES"):
+            in_table = True
+        elif in_table and line.startswith("  ") and line.split():
+            first = line.split()[0]
+            try:
+                datetime.fromisoformat(first)
+            except ValueError:
+                continue  # the header, a per-order row ("-"), "... and N more"
+            if first not in windows:
+                windows.append(first)
+    return verdict, windows
+
+
+def name_windows(windows: list[str], most: int = 5) -> str:
+    shown = ", ".join(windows[:most])
+    more = f" and {len(windows) - most} more" if len(windows) > most else ""
+    return f"{len(windows)} window(s): {shown}{more}" if windows else "no window named"
 
 
 def run(scenario: Scenario, chaos: Chaos) -> Result:
@@ -198,12 +233,22 @@ def _run(scenario: Scenario, chaos: Chaos) -> Result:
     else:
         fault = scenario.inject(chaos)
         recovery = chaos.wait_healthy(scenario.recovery_timeout_s)
-    rc, summary = chaos.reconcile(started) if recovery is not None else (-1, "not run")
+    rc, report = chaos.reconcile(started) if recovery is not None else (-1, "not run")
+    verdict, windows = reconcile_summary(report)
     dead = max(0, chaos.dead_letters() - dlq_before)
-    if scenario.loses_changes:  # reconcile must name the loss, never say OK
-        money = f"loss reported as expected ({summary})" if rc == 1 else f"NOT REPORTED (exit {rc})"
-        return result_of(scenario, chaos, fault, recovery, money, rc == 1, dead)
-    money = "matches" if rc == 0 else f"MISMATCH (reconcile exit {rc}: {summary})"
+    if scenario.loses_changes:  # reconcile must name the windows of the loss, never say OK
+        named = rc == 1 and bool(windows)
+        money = (
+            f"loss reported as expected in {name_windows(windows)}"
+            if named
+            else f"loss NOT REPORTED by window (reconcile exit {rc}: {verdict})"
+        )
+        return result_of(scenario, chaos, fault, recovery, money, named, dead)
+    money = (
+        "matches"
+        if rc == 0
+        else f"MISMATCH (reconcile exit {rc}: {verdict}; {name_windows(windows)})"
+    )
     return result_of(scenario, chaos, fault, recovery, money, rc == 0, dead)
 
 
