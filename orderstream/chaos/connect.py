@@ -109,7 +109,7 @@ def _kill_mid_transaction(chaos: Chaos) -> tuple[Fault, bool]:
             target=big_transaction, args=(chaos, BIG_TRANSACTION_ROWS, first_id), daemon=True
         )
         writer.start()
-        if not watch.read_until(rows, lambda: rows.seen > 0, 120):
+        if not watch.read_until(rows.add, lambda: rows.seen > 0, 120):
             return Fault(0, "the transaction's rows never reached the topic", ok=False), True
         started = time.monotonic()
         chaos.kill9(program)
@@ -120,7 +120,7 @@ def _kill_mid_transaction(chaos: Chaos) -> tuple[Fault, bool]:
             120,
         )
         down = time.monotonic() - started
-        arrived = watch.read_until(rows, lambda: rows.complete, 300)
+        arrived = watch.read_until(rows.add, lambda: rows.complete, 300)
     finally:
         watch.close()
     writer.join(timeout=60)
@@ -139,7 +139,7 @@ def _kill_mid_transaction(chaos: Chaos) -> tuple[Fault, bool]:
 def _rows_on_topic_now(watch: TopicWatch, rows: TransactionRows) -> int:
     """How many distinct rows of the transaction the topic holds, read to the end offsets
     taken right after the kill (the dead worker produces nothing more)."""
-    if not watch.read_to(rows, watch.end_offsets(), 60):
+    if not watch.read_to(rows.add, watch.end_offsets(), 60):
         raise RuntimeError("could not read the CDC topic to its end after the kill")
     return rows.distinct
 

@@ -12,12 +12,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from orderstream.chaos.deadletters import DeadLetterMark
+from orderstream.chaos.deadletters import describe as describe_dead_letters
 from orderstream.chaos.registry import Fault, Scenario
 from orderstream.poll import NotReady, WaitTimeout, wait_for
 from orderstream.settings import Settings
 from orderstream.stack.components import StackContext
 from orderstream.stack.health import check_all
-from orderstream.stack.kafka_admin import topic_end_total
 from orderstream.stack.runtime import Stack
 
 #: Seconds of load before the fault and after recovery.
@@ -33,7 +34,8 @@ class Result:
     downtime_s: float
     recovery_s: float | None
     money: str
-    dead_letters: int
+    #: How many records the dead-letter topic received, and why (``3 (window_expired 3)``).
+    dead_letters: str
     note: str
     passed: bool
 
@@ -150,8 +152,11 @@ class Chaos:
             return None
         return time.monotonic() - started
 
-    def dead_letters(self) -> int:
-        return topic_end_total(self.settings, self.settings.topics.dlq)
+    def dead_letters_since(self, mark: DeadLetterMark) -> str:
+        try:
+            return describe_dead_letters(mark.since())
+        except Exception as exc:  # the line still says what happened to the scenario
+            return f"unknown ({type(exc).__name__}: {exc})"
 
     def reconcile(self, since: datetime) -> tuple[int, str]:
         """``orderstream reconcile`` from the window ``since`` is in: its exit code and its
@@ -216,13 +221,13 @@ def run(scenario: Scenario, chaos: Chaos) -> Result:
     except Exception as exc:  # one line per scenario, whatever happened; the suite goes on
         error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         fault = Fault(0, f"aborted: {error}", ok=False)
-        return result_of(scenario, chaos, fault, None, "not checked", False, 0)
+        return result_of(scenario, chaos, fault, None, "not checked", False, "not read")
 
 
 def _run(scenario: Scenario, chaos: Chaos) -> Result:
     started = datetime.now(UTC)
     chaos.say(f"{scenario.name}: {scenario.fault}")
-    dlq_before = chaos.dead_letters()
+    mark = DeadLetterMark(chaos.settings)
     recovery: float | None = None
     if scenario.under_load:
         with chaos.load():
@@ -235,7 +240,7 @@ def _run(scenario: Scenario, chaos: Chaos) -> Result:
         recovery = chaos.wait_healthy(scenario.recovery_timeout_s)
     rc, report = chaos.reconcile(started) if recovery is not None else (-1, "not run")
     verdict, windows = reconcile_summary(report)
-    dead = max(0, chaos.dead_letters() - dlq_before)
+    dead = chaos.dead_letters_since(mark)
     if scenario.loses_changes:  # reconcile must name the windows of the loss, never say OK
         named = rc == 1 and bool(windows)
         money = (
@@ -259,7 +264,7 @@ def result_of(
     recovery: float | None,
     money: str,
     matches: bool,
-    dead: int,
+    dead: str,
 ) -> Result:
     load = f"{chaos.rate:g}/s" if scenario.under_load else "own"
     passed = fault.ok and recovery is not None and matches

@@ -19,6 +19,9 @@ from confluent_kafka import Consumer, TopicPartition
 from orderstream.settings import Settings
 from orderstream.stack.kafka_admin import QUIET_LOGGER
 
+#: What :class:`TopicWatch` calls with each record's key and value.
+OnRecord = Callable[[bytes | None, bytes | None], None]
+
 
 class TransactionRows:
     """The CDC records of orders ``first_id .. first_id + rows - 1`` seen so far."""
@@ -29,8 +32,9 @@ class TransactionRows:
         self.seen = 0
         self.ids: set[int] = set()
 
-    def add(self, key: bytes | None) -> None:
-        """Count one CDC record by its key (``{"id": N}``); other orders are ignored."""
+    def add(self, key: bytes | None, _value: bytes | None = None) -> None:
+        """Count one CDC record by its key (``{"id": N}``); other orders are ignored. Takes
+        the value too, to serve as a :class:`TopicWatch` callback."""
         order_id = order_id_of(key)
         if order_id is not None and self.first_id <= order_id < self.first_id + self.rows:
             self.seen += 1
@@ -63,9 +67,13 @@ def order_id_of(key: bytes | None) -> int | None:
 
 
 class TopicWatch:
-    """Reads a topic from the end offsets it had when the watch was opened."""
+    """Reads a topic from the end offsets it had when the watch was opened, or from
+    ``starts`` (partition -> offset; a partition whose end is below its start, the topic
+    recreated since, is read from its beginning)."""
 
-    def __init__(self, settings: Settings, topic: str) -> None:
+    def __init__(
+        self, settings: Settings, topic: str, starts: dict[int, int] | None = None
+    ) -> None:
         self.topic = topic
         self.consumer = Consumer(
             {
@@ -77,15 +85,16 @@ class TopicWatch:
             }
         )
         partitions = self.consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        starts = []
+        assigned = []
         for p in partitions:
             _, high = self.consumer.get_watermark_offsets(
                 TopicPartition(topic, p), timeout=10, cached=False
             )
-            starts.append(TopicPartition(topic, p, high))
-        self.consumer.assign(starts)
+            offset = high if starts is None else starts.get(p, 0)
+            assigned.append(TopicPartition(topic, p, 0 if offset > high else offset))
+        self.consumer.assign(assigned)
         #: partition -> the offset of the next record to read
-        self.next = {tp.partition: tp.offset for tp in starts}
+        self.next = {tp.partition: tp.offset for tp in assigned}
 
     def end_offsets(self) -> dict[int, int]:
         """Each partition's end offset now."""
@@ -96,31 +105,31 @@ class TopicWatch:
             ends[p] = int(high)
         return ends
 
-    def _read_one(self, rows: TransactionRows) -> None:
+    def _read_one(self, on_record: OnRecord) -> None:
         msg = self.consumer.poll(0.05)
         if msg is None or msg.error() is not None:
             return
-        rows.add(msg.key())
+        on_record(msg.key(), msg.value())
         partition, offset = msg.partition(), msg.offset()
         if partition is not None and offset is not None:
             self.next[partition] = offset + 1
 
-    def read_until(self, rows: TransactionRows, done: Callable[[], bool], timeout: float) -> bool:
-        """Feed records to ``rows`` until ``done()`` (True) or ``timeout`` seconds (False)."""
+    def read_until(self, on_record: OnRecord, done: Callable[[], bool], timeout: float) -> bool:
+        """Feed records to ``on_record`` until ``done()`` (True) or ``timeout`` seconds (False)."""
         deadline = time.monotonic() + timeout
         while not done():
             if time.monotonic() > deadline:
                 return False
-            self._read_one(rows)
+            self._read_one(on_record)
         return True
 
-    def read_to(self, rows: TransactionRows, ends: dict[int, int], timeout: float) -> bool:
-        """Feed every record before ``ends`` (partition -> offset) to ``rows``."""
+    def read_to(self, on_record: OnRecord, ends: dict[int, int], timeout: float) -> bool:
+        """Feed every record before ``ends`` (partition -> offset) to ``on_record``."""
         deadline = time.monotonic() + timeout
         while any(self.next.get(p, 0) < end for p, end in ends.items()):
             if time.monotonic() > deadline:
                 return False
-            self._read_one(rows)
+            self._read_one(on_record)
         return True
 
     def close(self) -> None:

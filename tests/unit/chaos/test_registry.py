@@ -30,12 +30,12 @@ def test_unknown_scenario_is_refused_by_name(capsys: pytest.CaptureFixture[str])
 
 
 def test_result_line_says_what_was_done_and_the_verdict() -> None:
-    line = Result("x", "kill -9 of y", "50/s", 3.2, 61.0, "matches", 0, "", True).line()
+    line = Result("x", "kill -9 of y", "50/s", 3.2, 61.0, "matches", "0", "", True).line()
     assert line == (
         "PASS x | kill -9 of y | load 50/s | down 3s | recovery 61s | money matches | "
         "dead letters 0"
     )
-    never = Result("x", "f", "50/s", 1, None, "not run", 0, "", False).line()
+    never = Result("x", "f", "50/s", 1, None, "not run", "not read", "", False).line()
     assert never.startswith("FAIL x") and "recovery never" in never
 
 
