@@ -72,6 +72,11 @@ def big_transaction(chaos: Chaos, rows: int, first_id: int) -> None:
         conn.close()
 
 
+#: What Debezium's error says (and so ``status``) when the binlog position it needs is gone,
+#: and when its schema-history topic is.
+BINLOG_GONE = "no longer available on the server"
+HISTORY_GONE = "history topic is missing"
+
 #: Tries at catching Debezium in the middle of the transaction before the scenario gives up.
 MID_STREAM_ATTEMPTS = 3
 
@@ -165,23 +170,10 @@ def binlog_purged(chaos: Chaos) -> Fault:
     chaos.admin_sql(f"PURGE BINARY LOGS TO '{current}'")
     for program in workers:
         chaos.start(program)
-    name = f"connector {cdc_connector_spec(chaos.ctx.layout).name}"
-
-    def named_by_status() -> bool:
-        return any(
-            c.component == name and not c.healthy and "FAILED" in c.detail
-            for c in check_all(chaos.settings)
-        )
-
-    loud = True
-    try:
-        until("status to name the failed connector", named_by_status, 180, interval=3)
-    except WaitTimeout:
-        loud = False
+    loud, said = status_names_failure(chaos, BINLOG_GONE, 180)
     chaos.say("recovering with: orderstream connector resnapshot")
     resnapshot(chaos.ctx, cdc_connector_spec(chaos.ctx.layout))
-    note = "status named the FAILED task" if loud else "status did NOT name a FAILED task"
-    return Fault(time.monotonic() - started, note, ok=loud)
+    return Fault(time.monotonic() - started, said, ok=loud)
 
 
 @scenario(
@@ -197,20 +189,28 @@ def schema_history_deleted(chaos: Chaos) -> Fault:
     chaos.say(f"deleting topic {history}")
     admin_client(chaos.settings).delete_topics([history])[history].result(timeout=60)
     chaos.kill9(task_worker(chaos))  # the task restarts and must read its history
-    name = f"connector {spec.name}"
-
-    def named_by_status() -> bool:
-        return any(
-            c.component == name and not c.healthy and "FAILED" in c.detail
-            for c in check_all(chaos.settings)
-        )
-
-    loud = True
-    try:
-        until("status to name the failed connector", named_by_status, 240, interval=3)
-    except WaitTimeout:
-        loud = False
+    loud, said = status_names_failure(chaos, HISTORY_GONE, 240)
     chaos.say("recovering with: orderstream connector recover-history")
     recover_history(chaos.ctx, spec)
-    note = "status named the FAILED task" if loud else "status did NOT name a FAILED task"
-    return Fault(time.monotonic() - started, note, ok=loud)
+    return Fault(time.monotonic() - started, said, ok=loud)
+
+
+def status_names_failure(chaos: Chaos, cause: str, timeout: float) -> tuple[bool, str]:
+    """Wait for ``status`` to show the CDC connector's task FAILED with ``cause`` in its
+    line: (whether it did, what it said)."""
+    name = f"connector {cdc_connector_spec(chaos.ctx.layout).name}"
+    last = "no status line"
+
+    def named() -> bool:
+        nonlocal last
+        line = next((c for c in check_all(chaos.settings) if c.component == name), None)
+        if line is None:
+            return False
+        last = line.detail
+        return not line.healthy and "FAILED" in line.detail and cause in line.detail
+
+    try:
+        until(f"status to show {name} FAILED: {cause}", named, timeout, interval=3)
+    except WaitTimeout:
+        return False, f"status did NOT name the failure ({cause!r}) within {timeout:.0f}s: {last}"
+    return True, f"status named it: {last[:200]}"
