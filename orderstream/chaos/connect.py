@@ -187,7 +187,8 @@ def schema_history_deleted(chaos: Chaos) -> Fault:
     history = spec.config[SCHEMA_HISTORY_CONFIG]
     started = time.monotonic()
     chaos.say(f"deleting topic {history}")
-    admin_client(chaos.settings).delete_topics([history])[history].result(timeout=60)
+    admin = admin_client(chaos.settings)  # held: a client collected early aborts its futures
+    admin.delete_topics([history])[history].result(timeout=60)
     chaos.kill9(task_worker(chaos))  # the task restarts and must read its history
     loud, said = status_names_failure(chaos, HISTORY_GONE, 240)
     chaos.say("recovering with: orderstream connector recover-history")
