@@ -29,3 +29,18 @@ def test_only_the_transactions_orders_count_and_redeliveries_are_duplicates() ->
     assert not rows.complete
     rows.add(key(102))
     assert rows.complete and rows.distinct == 3
+
+
+def test_status_names_a_purged_binlog_in_either_form_it_takes() -> None:
+    from orderstream.chaos.connect import BINLOG_GONE, HISTORY_GONE, names_cause
+
+    mariadb = (
+        "task 0 FAILED: org.apache.kafka.connect.errors.ConnectException: An exception"
+        " occurred in the change event producer. (Caused by: com.github.shyiko.mysql.binlog."
+        "network.ServerException: Could not find GTID state requested by slave in any binlog"
+        " files. Probably the slave"
+    )
+    debezium = "task 0 FAILED: Last recorded offset is no longer available on the server."
+    assert names_cause(mariadb, BINLOG_GONE) and names_cause(debezium, BINLOG_GONE)
+    assert not names_cause(mariadb, HISTORY_GONE)
+    assert not names_cause("task 0 FAILED: Connection refused", BINLOG_GONE)
