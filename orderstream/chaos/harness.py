@@ -12,12 +12,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from orderstream.chaos.deadletters import DeadLetterMark
+from orderstream.chaos.deadletters import describe as describe_dead_letters
 from orderstream.chaos.registry import Fault, Scenario
 from orderstream.poll import NotReady, WaitTimeout, wait_for
 from orderstream.settings import Settings
 from orderstream.stack.components import StackContext
 from orderstream.stack.health import check_all
-from orderstream.stack.kafka_admin import topic_end_total
 from orderstream.stack.runtime import Stack
 
 #: Seconds of load before the fault and after recovery.
@@ -33,7 +34,8 @@ class Result:
     downtime_s: float
     recovery_s: float | None
     money: str
-    dead_letters: int
+    #: How many records the dead-letter topic received, and why (``3 (window_expired 3)``).
+    dead_letters: str
     note: str
     passed: bool
 
@@ -84,14 +86,17 @@ class Chaos:
         self.say(f"holding the fault for {seconds:.0f}s")
         time.sleep(seconds)
 
-    def admin_sql(self, sql: str) -> None:
-        """Run SQL as MariaDB's socket-authenticated administrator (DDL, binlog purges)."""
+    def admin_sql(self, sql: str) -> str:
+        """Run SQL as MariaDB's socket-authenticated administrator (DDL, binlog purges); its
+        output rows, tab-separated, without column names."""
         self.say(sql)
-        subprocess.run(
+        result = subprocess.run(
             [
                 self.ctx.tool("mariadb"),
                 f"--socket={self.ctx.layout.mariadb_socket}",
                 "--user=root",
+                "--batch",
+                "--skip-column-names",
                 self.settings.db_name,
                 "-e",
                 sql,
@@ -100,6 +105,7 @@ class Chaos:
             capture_output=True,
             text=True,
         )
+        return result.stdout
 
     def stack(self) -> Stack:
         return Stack(self.ctx)
@@ -146,10 +152,15 @@ class Chaos:
             return None
         return time.monotonic() - started
 
-    def dead_letters(self) -> int:
-        return topic_end_total(self.settings, self.settings.topics.dlq)
+    def dead_letters_since(self, mark: DeadLetterMark) -> str:
+        try:
+            return describe_dead_letters(mark.since())
+        except Exception as exc:  # the line still says what happened to the scenario
+            return f"unknown ({type(exc).__name__}: {exc})"
 
     def reconcile(self, since: datetime) -> tuple[int, str]:
+        """``orderstream reconcile`` from the window ``since`` is in: its exit code and its
+        report (stdout; the re-checking lines on stderr are left out)."""
         window = timedelta(seconds=self.settings.window_seconds)
         start = datetime.fromtimestamp(
             since.timestamp() // window.total_seconds() * window.total_seconds(), UTC
@@ -165,13 +176,42 @@ class Chaos:
                 "--wait",
                 str(RECONCILE_WAIT_S),
                 "--max-rows",
-                "20",
+                "200",
             ],
             capture_output=True,
             text=True,
         )
-        lines = (result.stdout + result.stderr).strip().splitlines()
-        return result.returncode, (lines[-1] if lines else "")
+        if result.returncode not in (0, 1):
+            self.say(f"reconcile exited {result.returncode}: {result.stderr.strip()[-300:]}")
+        return result.returncode, result.stdout or result.stderr
+
+
+def reconcile_summary(report: str) -> tuple[str, list[str]]:
+    """The verdict line of a ``reconcile`` report and the windows its mismatch table names
+    (per-order rows have no window and are not listed)."""
+    lines = report.strip().splitlines()
+    results = [line.strip() for line in lines if line.startswith("RESULT:")]
+    verdict = results[-1] if results else (lines[-1].strip() if lines else "no output")
+    windows: list[str] = []
+    in_table = False
+    for line in lines:
+        if line.startswith("MISMATCHES"):
+            in_table = True
+        elif in_table and line.startswith("  ") and line.split():
+            first = line.split()[0]
+            try:
+                datetime.fromisoformat(first)
+            except ValueError:
+                continue  # the header, a per-order row ("-"), "... and N more"
+            if first not in windows:
+                windows.append(first)
+    return verdict, windows
+
+
+def name_windows(windows: list[str], most: int = 5) -> str:
+    shown = ", ".join(windows[:most])
+    more = f" and {len(windows) - most} more" if len(windows) > most else ""
+    return f"{len(windows)} window(s): {shown}{more}" if windows else "no window named"
 
 
 def run(scenario: Scenario, chaos: Chaos) -> Result:
@@ -181,13 +221,13 @@ def run(scenario: Scenario, chaos: Chaos) -> Result:
     except Exception as exc:  # one line per scenario, whatever happened; the suite goes on
         error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         fault = Fault(0, f"aborted: {error}", ok=False)
-        return result_of(scenario, chaos, fault, None, "not checked", False, 0)
+        return result_of(scenario, chaos, fault, None, "not checked", False, "not read")
 
 
 def _run(scenario: Scenario, chaos: Chaos) -> Result:
     started = datetime.now(UTC)
     chaos.say(f"{scenario.name}: {scenario.fault}")
-    dlq_before = chaos.dead_letters()
+    mark = DeadLetterMark(chaos.settings)
     recovery: float | None = None
     if scenario.under_load:
         with chaos.load():
@@ -198,12 +238,22 @@ def _run(scenario: Scenario, chaos: Chaos) -> Result:
     else:
         fault = scenario.inject(chaos)
         recovery = chaos.wait_healthy(scenario.recovery_timeout_s)
-    rc, summary = chaos.reconcile(started) if recovery is not None else (-1, "not run")
-    dead = max(0, chaos.dead_letters() - dlq_before)
-    if scenario.loses_changes:  # reconcile must name the loss, never say OK
-        money = f"loss reported as expected ({summary})" if rc == 1 else f"NOT REPORTED (exit {rc})"
-        return result_of(scenario, chaos, fault, recovery, money, rc == 1, dead)
-    money = "matches" if rc == 0 else f"MISMATCH (reconcile exit {rc}: {summary})"
+    rc, report = chaos.reconcile(started) if recovery is not None else (-1, "not run")
+    verdict, windows = reconcile_summary(report)
+    dead = chaos.dead_letters_since(mark)
+    if scenario.loses_changes:  # reconcile must name the windows of the loss, never say OK
+        named = rc == 1 and bool(windows)
+        money = (
+            f"loss reported as expected in {name_windows(windows)}"
+            if named
+            else f"loss NOT REPORTED by window (reconcile exit {rc}: {verdict})"
+        )
+        return result_of(scenario, chaos, fault, recovery, money, named, dead)
+    money = (
+        "matches"
+        if rc == 0
+        else f"MISMATCH (reconcile exit {rc}: {verdict}; {name_windows(windows)})"
+    )
     return result_of(scenario, chaos, fault, recovery, money, rc == 0, dead)
 
 
@@ -214,7 +264,7 @@ def result_of(
     recovery: float | None,
     money: str,
     matches: bool,
-    dead: int,
+    dead: str,
 ) -> Result:
     load = f"{chaos.rate:g}/s" if scenario.under_load else "own"
     passed = fault.ok and recovery is not None and matches

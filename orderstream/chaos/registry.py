@@ -52,9 +52,7 @@ def scenario(
     def register(inject: Callable[[Chaos], Fault]) -> Callable[[Chaos], Fault]:
         if name in SCENARIOS:
             raise ValueError(f"chaos scenario {name!r} registered twice")
-        SCENARIOS[name] = Scenario(
-            name, fault, inject, fast, under_load, recovery_s, loses_changes
-        )
+        SCENARIOS[name] = Scenario(name, fault, inject, fast, under_load, recovery_s, loses_changes)
         return inject
 
     return register
