@@ -111,6 +111,27 @@ def _read_to_end(consumer: Consumer, topic: str) -> list[dict[str, Any]]:
     return records
 
 
+def _wait_until_empty(bootstrap: str, topic: str, partition: int) -> None:
+    """Poll until each broker's view of ``topic``'s ``partition`` is the new, empty one."""
+    deadline = time.monotonic() + DEADLINE_S
+    for address in bootstrap.split(","):
+        consumer = Consumer({"bootstrap.servers": address, "group.id": f"wait-{uuid.uuid4()}"})
+        try:
+            while True:
+                try:
+                    low, high = consumer.get_watermark_offsets(
+                        TopicPartition(topic, partition), timeout=5
+                    )
+                    if (low, high) == (0, 0):
+                        break
+                except Exception:  # the new partition may not have a leader yet
+                    pass
+                assert time.monotonic() < deadline, f"{topic}[{partition}] never became empty"
+                time.sleep(0.5)
+        finally:
+            consumer.close()
+
+
 def _consumer(bootstrap: str, topic: str) -> Consumer:
     consumer = Consumer(
         {
@@ -275,6 +296,10 @@ def test_sigterm_stops_it_and_recovery_state_of_another_topic_life_is_named(
         except Exception:
             assert time.monotonic() < deadline, "could not recreate the CDC topic"
             time.sleep(1)
+    # Brokers learn of the deletion asynchronously: until every one of them serves the new,
+    # empty partition, an offset query may still answer with the old topic's offsets (and
+    # the recovery state would then look as if it fitted).
+    _wait_until_empty(bootstrap, topics["cdc"], partition=0)
 
     second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert second.returncode != 0
