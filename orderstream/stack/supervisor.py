@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import shlex
+import threading
 import xmlrpc.client
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -121,23 +122,25 @@ class Supervisor:
     def __init__(self, socket_path: Path) -> None:
         self.socket_path = socket_path
         self._transport = SupervisorTransport(None, None, f"unix://{socket_path}")
-        self._proxy: Any = xmlrpc.client.ServerProxy(
-            "http://127.0.0.1", transport=self._transport
-        )
+        self._proxy: Any = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=self._transport)
+        # One HTTP connection: status probes run in threads, and a second request sent on
+        # it before the first is answered fails (http.client's "Request-sent").
+        self._lock = threading.Lock()
 
     def _call(self, method: str, *args: object) -> object:
         if not self.socket_path.exists():
             raise SupervisorUnavailable(
                 f"supervisord is not running (no socket {self.socket_path})"
             )
-        try:
-            return cast(object, getattr(self._proxy.supervisor, method)(*args))
-        except (ConnectionError, FileNotFoundError, http.client.HTTPException) as exc:
-            # refused, reset while it shuts down, or gone: the next call opens a new connection
-            self._transport.close()
-            raise SupervisorUnavailable(
-                f"supervisord does not answer on {self.socket_path}: {exc}"
-            ) from exc
+        with self._lock:
+            try:
+                return cast(object, getattr(self._proxy.supervisor, method)(*args))
+            except (ConnectionError, FileNotFoundError, http.client.HTTPException) as exc:
+                # refused, reset while it shuts down, or gone: the next call opens a new one
+                self._transport.close()
+                raise SupervisorUnavailable(
+                    f"supervisord does not answer on {self.socket_path}: {exc}"
+                ) from exc
 
     def is_running(self) -> bool:
         try:
