@@ -248,6 +248,16 @@ def _input_snapshot_epoch(recovery: Any) -> int:
     return epoch
 
 
+def _committed_epoch(recovery: Any) -> int:
+    """The epoch a resume from this recovery directory would start from (-1: none)."""
+    epoch = -1
+    for part in recovery.glob("*.sqlite3"):
+        with contextlib.closing(sqlite3.connect(part)) as conn:
+            value = conn.execute("SELECT max(commit_epoch) FROM commits").fetchone()[0]
+            epoch = max(epoch, -1 if value is None else int(value))
+    return epoch
+
+
 def test_sigterm_stops_it_and_recovery_state_of_another_topic_life_is_named(
     bootstrap: str, topics: dict[str, str], tmp_path: Any
 ) -> None:
@@ -269,11 +279,12 @@ def test_sigterm_stops_it_and_recovery_state_of_another_topic_life_is_named(
         processed = _consumer(bootstrap, topics["processed"])
         try:
             _poll_until(processed, lambda m: orjson.loads(m.value())["order_id"] == 5 or None)
-            # a snapshot taken after order 5 was read holds offsets past it
+            # a snapshot taken after order 5 was read holds offsets past it; it counts only
+            # once its epoch is committed (a resume starts from the last committed epoch)
             seen = _input_snapshot_epoch(recovery)
             deadline = time.monotonic() + DEADLINE_S
-            while _input_snapshot_epoch(recovery) <= seen:
-                assert time.monotonic() < deadline, "no later snapshot of the input offsets"
+            while _committed_epoch(recovery) <= seen + 1:  # one epoch more than needed
+                assert time.monotonic() < deadline, "no later committed snapshot of the offsets"
                 time.sleep(0.5)
             first.send_signal(signal.SIGTERM)
             first.wait(timeout=15)  # promptly: Bytewax alone would ignore or die on it
