@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
+from dataflows import envelope
 from orderstream.contract import OrderStatus
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -39,6 +40,7 @@ class Op(StrEnum):
 
 
 OP_CODES: frozenset[str] = frozenset(op.value for op in Op)
+_OPS: dict[str, Op] = {op.value: op for op in Op}
 
 
 class Reason(StrEnum):
@@ -56,8 +58,7 @@ class Reason(StrEnum):
     WINDOW_EXPIRED = "window_expired"  # valid, but later than the window state is kept
 
 
-@dataclass(frozen=True)
-class RawChange:
+class RawChange(NamedTuple):
     """One record of the CDC topic, as read: coordinates plus raw key and value."""
 
     topic: str
@@ -66,15 +67,14 @@ class RawChange:
     key: bytes | None
     value: bytes | None
     #: Wall-clock time (epoch seconds) the dataflow read the record; for latency metrics only.
-    read_at: float | None = field(default=None, compare=False)
+    read_at: float | None = None
 
     @property
     def coordinates(self) -> str:
         return f"{self.topic}/{self.partition}/{self.offset}"
 
 
-@dataclass(frozen=True)
-class OrderImage:
+class OrderImage(NamedTuple):
     """One row image (``before`` or ``after``) of ``shop.orders``."""
 
     order_id: int
@@ -87,24 +87,18 @@ class OrderImage:
     updated_at: datetime
 
 
-@dataclass(frozen=True)
-class OrderChange:
+class OrderChange(NamedTuple):
     op: Op
     before: OrderImage | None  # set for u and d
     after: OrderImage | None  # set for c, u and r
+    #: The row as this change leaves it: ``after``, for a delete ``before`` (never None).
+    image: OrderImage
     source_ts_ms: int  # commit time in the database (MariaDB: whole seconds)
     source_position: str | None  # binlog file:pos:row
     raw: RawChange
     #: When the connector read the change: the envelope's ``ts_us`` (else ``ts_ms`` x 1000),
     #: microseconds since the epoch; None when absent. For latency metrics only.
     captured_us: int | None = None
-
-    @property
-    def image(self) -> OrderImage:
-        """The row as this change leaves it (for a delete: as it was)."""
-        image = self.after if self.after is not None else self.before
-        assert image is not None  # parse_change guarantees one of them
-        return image
 
     @property
     def order_id(self) -> int:
@@ -124,15 +118,13 @@ class OrderChange:
         return self.before.status if self.before is not None else None
 
 
-@dataclass(frozen=True)
-class DeadLetter:
+class DeadLetter(NamedTuple):
     reason: Reason
     detail: str
     raw: RawChange
 
 
-@dataclass(frozen=True)
-class Tombstone:
+class Tombstone(NamedTuple):
     raw: RawChange
 
 
@@ -150,6 +142,69 @@ def parse_change(raw: RawChange) -> Parsed:
     """Parse one CDC record; never raises."""
     if raw.value is None:
         return Tombstone(raw)
+    decoded = envelope.decode(raw.value)
+    if decoded is not None:
+        usual = _usual_change(decoded, raw)
+        if usual is not None:
+            return usual
+    return _parse_checked(raw)
+
+
+def _usual_change(decoded: envelope.Envelope, raw: RawChange) -> OrderChange | None:
+    """The change of an envelope of the usual shape (envelope.py) if every rule of the
+    checked path holds for it, else None: the checked path then says which one fails."""
+    op = _OPS.get(decoded.op)
+    if op is None:
+        return None
+    needs_before, needs_after = op is Op.UPDATE or op is Op.DELETE, op is not Op.DELETE
+    before = _usual_image(decoded.before) if needs_before else None
+    after = _usual_image(decoded.after) if needs_after else None
+    if (needs_before and before is None) or (needs_after and after is None):
+        return None
+    if before is not None and after is not None and before.order_id != after.order_id:
+        return None
+    image = after if after is not None else before
+    assert image is not None  # every op needs one of them
+    source = decoded.source
+    file, pos = source.file, source.pos
+    ts_us, ts_ms = decoded.ts_us, decoded.ts_ms
+    return OrderChange(
+        op=op,
+        before=before,
+        after=after,
+        image=image,
+        source_ts_ms=source.ts_ms,
+        source_position=None if not file or pos is None else f"{file}:{pos}:{source.row}",
+        raw=raw,
+        captured_us=ts_us if ts_us is not None else None if ts_ms is None else ts_ms * 1000,
+    )
+
+
+def _usual_image(row: envelope.Row | None) -> OrderImage | None:
+    if row is None:
+        return None
+    status = _STATUSES.get(row.status)
+    total = _checked_amount(row.total_amount)
+    if (
+        status is None
+        or not isinstance(total, Decimal)
+        or row.version < 1
+        or not _is_currency(row.currency)
+    ):
+        return None
+    try:
+        created_at = EPOCH + timedelta(0, 0, row.created_at)
+        updated_at = EPOCH + timedelta(0, 0, row.updated_at)
+    except OverflowError:
+        return None
+    return OrderImage(
+        row.id, row.customer_id, status, total, row.currency, row.version, created_at, updated_at
+    )
+
+
+def _parse_checked(raw: RawChange) -> Parsed:
+    """Every field looked at and checked in Python; a failure says what and why."""
+    assert raw.value is not None
     try:
         document = orjson.loads(raw.value)
     except orjson.JSONDecodeError as err:
@@ -166,9 +221,9 @@ def _parse_envelope(document: Any, raw: RawChange) -> OrderChange:
     if "payload" in document and "op" not in document:
         raise _Invalid(Reason.BAD_ENVELOPE, "envelope has embedded schemas; expected none")
     raw_op = document.get("op")
-    if not isinstance(raw_op, str) or raw_op not in OP_CODES:
+    op = _OPS.get(raw_op) if isinstance(raw_op, str) else None
+    if op is None:
         raise _Invalid(Reason.BAD_ENVELOPE, f"op {raw_op!r} is not c/u/d/r")
-    op = Op(raw_op)
     source = document.get("source")
     if not isinstance(source, dict):
         raise _Invalid(Reason.BAD_ENVELOPE, "source block missing")
@@ -176,18 +231,21 @@ def _parse_envelope(document: Any, raw: RawChange) -> OrderChange:
     if not isinstance(source_ts_ms, int) or isinstance(source_ts_ms, bool):
         raise _Invalid(Reason.BAD_ENVELOPE, "source.ts_ms missing or not an integer")
 
-    needs_before = op in (Op.UPDATE, Op.DELETE)
-    needs_after = op in (Op.CREATE, Op.UPDATE, Op.READ)
+    needs_before = op is Op.UPDATE or op is Op.DELETE
+    needs_after = op is not Op.DELETE
     before = _image(document, "before") if needs_before else None
     after = _image(document, "after") if needs_after else None
     if before is not None and after is not None and before.order_id != after.order_id:
         raise _Invalid(
             Reason.BAD_FIELD, f"before.id={before.order_id} differs from after.id={after.order_id}"
         )
+    image = after if after is not None else before
+    assert image is not None  # every op needs one of them
     return OrderChange(
         op=op,
         before=before,
         after=after,
+        image=image,
         source_ts_ms=source_ts_ms,
         source_position=_source_position(source),
         raw=raw,
@@ -209,8 +267,12 @@ def _image(document: dict[str, Any], name: str) -> OrderImage:
     if not isinstance(row, dict):
         op = document.get("op")
         raise _Invalid(Reason.BAD_ENVELOPE, f"{name} image missing for op={op}")
+    get: Callable[[str], Any] = row.get
+    return _checked_image(get, name)
+
+
+def _checked_image(get: Callable[[str], Any], name: str) -> OrderImage:
     # Columns are checked in this order; an error message is only formatted when one fails.
-    get = row.get
     return OrderImage(
         order_id=_integer(_present(get("id"), name, "id"), name, "id", Reason.BAD_FIELD),
         customer_id=_integer(
@@ -282,8 +344,13 @@ def _checked_amount(value: str | int) -> Decimal | str:
     return amount
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_currency(value: str) -> bool:
+    return _CURRENCY.fullmatch(value) is not None
+
+
 def _currency(value: Any, name: str) -> str:
-    if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
+    if not isinstance(value, str) or not _is_currency(value):
         raise _Invalid(
             Reason.BAD_CURRENCY, f"{name}.currency={value!r} is not 3 upper-case letters"
         )

@@ -7,8 +7,8 @@ has been idle for a while; :func:`track` is the whole rule set.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from dataflows.cdc import Op, OrderChange
 from orderstream.contract import OrderStatus, is_legal_transition
@@ -16,8 +16,7 @@ from orderstream.contract import OrderStatus, is_legal_transition
 ILLEGAL_TRANSITION = "illegal_transition"
 
 
-@dataclass(frozen=True)
-class OrderMemory:
+class OrderMemory(NamedTuple):
     """What the dataflow remembers about one order."""
 
     version: int  # highest version emitted
@@ -27,8 +26,7 @@ class OrderMemory:
     last_seen: datetime  # system time of the last change, for idle eviction
 
 
-@dataclass(frozen=True)
-class TrackedChange:
+class TrackedChange(NamedTuple):
     """A change that passed dedupe, with what the per-order memory adds to it."""
 
     change: OrderChange
@@ -53,6 +51,12 @@ def _rank(version: int, deleted: bool) -> tuple[int, int]:
     return (version, 1 if deleted else 0)
 
 
+def is_duplicate(change: OrderChange, version: int, deleted: bool) -> bool:
+    """Whether ``change`` is not newer than the highest version emitted (``deleted``: its
+    delete was emitted too)."""
+    return _rank(change.image.version, change.op is Op.DELETE) <= _rank(version, deleted)
+
+
 def track(
     memory: OrderMemory | None, change: OrderChange, now: datetime
 ) -> tuple[OrderMemory | None, TrackedChange | None]:
@@ -62,12 +66,10 @@ def track(
     not higher than the highest one emitted), which leaves the memory as it was except
     that the order counts as seen now.
     """
-    is_delete = change.op is Op.DELETE
-    if memory is not None and _rank(change.version, is_delete) <= _rank(
-        memory.version, memory.deleted
-    ):
+    if memory is not None and is_duplicate(change, memory.version, memory.deleted):
         return _seen(memory, now), None
 
+    is_delete = change.op is Op.DELETE
     image = change.image
     anomalies: tuple[str, ...] = ()
     time_in_previous: timedelta | None = None

@@ -46,25 +46,27 @@ class RecoveryLayoutError(RuntimeError):
 
 def bucket_key(change: OrderChange) -> str:
     """The state key of the bucket that holds ``change``'s order."""
-    return str(change.order_id // ORDERS_PER_BUCKET)
+    return str(change.image.order_id // ORDERS_PER_BUCKET)
 
 
-def _micros(moment: datetime) -> int:
+def micros(moment: datetime) -> int:
+    """Microseconds since the Unix epoch."""
     return (moment - EPOCH) // _MICROSECOND
 
 
 def _moment(micros: int) -> datetime:
-    return EPOCH + timedelta(microseconds=micros)
+    return EPOCH + timedelta(0, 0, micros)  # positional: faster
 
 
-def pack(memory: OrderMemory) -> Packed:
-    since = _UNKNOWN if memory.status_since is None else _micros(memory.status_since)
+def pack(memory: OrderMemory, last_seen_us: int | None = None) -> Packed:
+    """``last_seen_us``: ``memory.last_seen`` in microseconds, when the caller has it."""
+    since = _UNKNOWN if memory.status_since is None else micros(memory.status_since)
     return (
         memory.version,
         memory.deleted,
         _STATUS_INDEX[memory.status],
         since,
-        _micros(memory.last_seen),
+        micros(memory.last_seen) if last_seen_us is None else last_seen_us,
     )
 
 
@@ -106,21 +108,30 @@ class OrderBucket:
         packed = self._orders.get(order_id)
         return None if packed is None else unpack(packed)
 
-    def track(self, change: OrderChange, now: datetime) -> tuple[TrackedChange | None, bool]:
+    def track(
+        self, change: OrderChange, now: datetime, now_us: int | None = None
+    ) -> tuple[TrackedChange | None, bool]:
         """Apply ``change`` to its order's memory (:func:`dataflows.dedupe.track`).
 
-        Returns the tracked change (None for a duplicate) and whether the order is new to
-        the bucket."""
-        order_id = change.order_id
+        ``now_us``: ``now`` in microseconds since the epoch, when the caller has it (a group
+        of changes shares one ``now``). Returns the tracked change (None for a duplicate) and
+        whether the order is new to the bucket."""
+        order_id = change.image.order_id
         packed = self._orders.get(order_id)
+        if now_us is None:
+            now_us = micros(now)
+        if packed is not None and dedupe.is_duplicate(change, packed[0], packed[1]):
+            if now_us > packed[4]:  # seen now (dedupe.track's rule, without unpacking)
+                self._orders[order_id] = (*packed[:4], now_us)
+            return None, False
         memory, tracked = dedupe.track(None if packed is None else unpack(packed), change, now)
         assert memory is not None  # track always remembers the change it was given
-        self._orders[order_id] = pack(memory)
+        self._orders[order_id] = pack(memory, now_us)
         return tracked, packed is None
 
     def evict_idle(self, now: datetime, idle_after: timedelta) -> int:
         """Forget every order idle for ``idle_after``; returns how many were forgotten."""
-        oldest_kept = _micros(now - idle_after)
+        oldest_kept = micros(now - idle_after)
         idle = [order for order, packed in self._orders.items() if packed[4] <= oldest_kept]
         for order in idle:
             del self._orders[order]

@@ -8,10 +8,10 @@ money is a string with exactly two decimals; durations are seconds rounded to mi
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+import functools
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -24,8 +24,7 @@ from dataflows.windows import WindowResult
 _CENT = Decimal("0.01")
 
 
-@dataclass(frozen=True)
-class LatencyMarks:
+class LatencyMarks(NamedTuple):
     """When the change behind an output record passed each stage, in epoch seconds (None:
     unknown); the sink turns them into the latency histograms (docs/dataflow.md, Metrics)."""
 
@@ -34,8 +33,7 @@ class LatencyMarks:
     read_at: float | None  # the dataflow read it from the CDC topic
 
 
-@dataclass(frozen=True)
-class OutRecord:
+class OutRecord(NamedTuple):
     """One record for an output topic; ``latency`` feeds the latency metrics."""
 
     key: str
@@ -52,8 +50,15 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
+def _moment(moment: datetime) -> datetime | str:
+    """What to serialize for ``iso(moment)``: orjson writes a datetime in UTC exactly as
+    ``iso`` does (``isoformat()``), in C; any other zone goes through ``iso``."""
+    return moment if moment.tzinfo is UTC else iso(moment)
+
+
+@functools.lru_cache(maxsize=65536)
 def money(amount: Decimal) -> str:
-    """Exactly two decimals, never ``-0.00``."""
+    """Exactly two decimals, never ``-0.00``. Cached: amounts repeat (prices, totals)."""
     cents = amount.quantize(_CENT, rounding=ROUND_HALF_EVEN)
     if cents == 0:
         cents = Decimal("0.00")
@@ -82,8 +87,8 @@ def processed_order(tracked: TrackedChange, processed_at: datetime | str) -> Out
         "customer_id": image.customer_id,
         "total_amount": money(image.total_amount),
         "currency": image.currency,
-        "created_at": iso(image.created_at),
-        "updated_at": iso(image.updated_at),
+        "created_at": _moment(image.created_at),
+        "updated_at": _moment(image.updated_at),
         "source_ts_ms": change.source_ts_ms,
         "source_position": change.source_position,
         "processed_at": processed_at if isinstance(processed_at, str) else iso(processed_at),

@@ -3,30 +3,70 @@
 Pure: no bytewax, no confluent_kafka. Per-order state is keyed by bucket of order ids
 (order_buckets.py); revenue windows by currency; transition windows by ``FROM|TO`` (inside
 each, state is per window).
+
+The steps pass **groups**, not single changes: Bytewax charges for each item a step handles
+and, in a keyed step, for each key it wakes (docs/dataflow.md, Throughput). So one call
+parses a whole input batch and groups its changes by bucket (:func:`parse_batch`); a bucket
+tracks its group in one activation; and the tracked changes of a batch reach each window key
+as one group (:func:`revenue_groups`, :func:`transition_groups`). Order within a key is kept,
+so every rule sees the same sequence as one item at a time.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from dataflows import revenue, transitions
-from dataflows.cdc import DeadLetter, OrderChange, Parsed, RawChange
+from dataflows.cdc import DeadLetter, OrderChange, Parsed, RawChange, parse_change
 from dataflows.dedupe import TrackedChange
+from dataflows.order_buckets import bucket_key
 from dataflows.revenue import RevenueTotals
 from dataflows.transitions import TransitionSample
 
 V = TypeVar("V")
 
+#: ``(state key, items in arrival order)``: what a keyed step gets in one item.
+Group = tuple[str, list[V]]
 
-@dataclass(frozen=True)
-class Timed(Generic[V]):
+
+class Timed(NamedTuple, Generic[V]):
     """A value for a window, with its event time and the record it came from."""
 
     event_time: datetime
     value: V
     raw: RawChange
+
+
+class ParsedBatch(NamedTuple):
+    """One input batch, parsed: valid changes grouped by bucket, dead letters, and counts."""
+
+    changes: list[Group[OrderChange]]
+    dead_letters: list[DeadLetter]
+    read: int
+    tombstones: int
+
+
+def parse_batch(raws: Sequence[RawChange]) -> ParsedBatch:
+    """Parse every record of a batch (:func:`dataflows.cdc.parse_change`, never raises)."""
+    by_bucket: dict[str, list[OrderChange]] = {}
+    dead_letters: list[DeadLetter] = []
+    tombstones = 0
+    for raw in raws:
+        parsed = parse_change(raw)
+        if isinstance(parsed, OrderChange):
+            key = bucket_key(parsed)
+            group = by_bucket.get(key)
+            if group is None:
+                by_bucket[key] = [parsed]
+            else:
+                group.append(parsed)
+        elif isinstance(parsed, DeadLetter):
+            dead_letters.append(parsed)
+        else:
+            tombstones += 1
+    return ParsedBatch(list(by_bucket.items()), dead_letters, len(raws), tombstones)
 
 
 def change_or_none(parsed: Parsed) -> OrderChange | None:
@@ -59,3 +99,33 @@ def transition_input(
         return None
     change = tracked.change
     return sample.pair, Timed(change.event_time, sample, change.raw)
+
+
+def revenue_groups(
+    tracked_groups: Iterable[Group[TrackedChange]],
+) -> list[Group[Timed[RevenueTotals]]]:
+    """:func:`revenue_input` of every tracked change, grouped by currency."""
+    by_currency: dict[str, list[Timed[RevenueTotals]]] = {}
+    for _, group in tracked_groups:
+        for tracked in group:
+            contribution = revenue.contribution(tracked)
+            if contribution is not None:
+                change = tracked.change
+                timed = Timed(change.event_time, contribution, change.raw)
+                by_currency.setdefault(change.image.currency, []).append(timed)
+    return list(by_currency.items())
+
+
+def transition_groups(
+    tracked_groups: Iterable[Group[TrackedChange]],
+) -> list[Group[Timed[TransitionSample]]]:
+    """:func:`transition_input` of every tracked change, grouped by ``FROM|TO``."""
+    by_pair: dict[str, list[Timed[TransitionSample]]] = {}
+    for _, group in tracked_groups:
+        for tracked in group:
+            sample = transitions.sample(tracked)
+            if sample is not None:
+                change = tracked.change
+                timed = Timed(change.event_time, sample, change.raw)
+                by_pair.setdefault(sample.pair, []).append(timed)
+    return list(by_pair.items())

@@ -13,7 +13,7 @@ from dataflows.cdc import DeadLetter, OrderChange
 from dataflows.clock import Clock
 from dataflows.dedupe import TrackedChange
 from dataflows.eviction import IdleCheck, SweepSchedule
-from dataflows.order_buckets import BucketState, OrderBucket
+from dataflows.order_buckets import BucketState, OrderBucket, micros
 from dataflows.routing import Timed
 from dataflows.windows import EventTimeWindows, WindowResult, WindowsState
 
@@ -21,10 +21,15 @@ V = TypeVar("V")
 A = TypeVar("A")
 
 
-class OrderTracker(StatefulLogic[OrderChange | IdleCheck, TrackedChange, BucketState]):
+class OrderTracker(
+    StatefulLogic[list[OrderChange] | IdleCheck, list[TrackedChange], BucketState]
+):
     """Per bucket of order ids (order_buckets.py): drop duplicates, remember status entry
     times, forget the bucket's idle orders when an :class:`IdleCheck` comes (no timer per
-    order: see eviction.py), and drop the bucket once it is empty."""
+    order: see eviction.py), and drop the bucket once it is empty.
+
+    Takes the bucket's changes of an input batch as one item (routing.py) and emits the
+    ones that passed as one item, in the same order."""
 
     def __init__(
         self, state: object, idle_after: timedelta, clock: Clock, step_id: str = "dedupe"
@@ -34,16 +39,26 @@ class OrderTracker(StatefulLogic[OrderChange | IdleCheck, TrackedChange, BucketS
         self._clock = clock
         metrics.TRACKED_ORDERS.inc(len(self._bucket))
 
-    def on_item(self, value: OrderChange | IdleCheck) -> tuple[Iterable[TrackedChange], bool]:
+    def on_item(
+        self, value: list[OrderChange] | IdleCheck
+    ) -> tuple[Iterable[list[TrackedChange]], bool]:
         if isinstance(value, IdleCheck):
             return [], self._check_idle()
-        tracked, new_order = self._bucket.track(value, self._clock.now())
-        if new_order:
-            metrics.TRACKED_ORDERS.inc()
-        if tracked is None:
-            metrics.DUPLICATES_DROPPED.inc()
-            return [], StatefulLogic.RETAIN
-        return [tracked], StatefulLogic.RETAIN
+        now = self._clock.now()  # once per group: the changes arrived together
+        now_us = micros(now)
+        passed: list[TrackedChange] = []
+        new_orders = 0
+        track = self._bucket.track
+        for change in value:
+            tracked, new_order = track(change, now, now_us)
+            new_orders += new_order
+            if tracked is not None:
+                passed.append(tracked)
+        if new_orders:
+            metrics.TRACKED_ORDERS.inc(new_orders)
+        if len(passed) < len(value):
+            metrics.DUPLICATES_DROPPED.inc(len(value) - len(passed))
+        return ([passed] if passed else []), StatefulLogic.RETAIN
 
     def _check_idle(self) -> bool:
         forgotten = self._bucket.evict_idle(self._clock.now(), self._idle_after)
@@ -89,7 +104,8 @@ class IdleSweep(
 
 
 class WindowedAggregate(
-    StatefulLogic[Timed[V], WindowResult[A] | DeadLetter, WindowsState[A]], Generic[V, A]
+    StatefulLogic[list[Timed[V]], WindowResult[A] | DeadLetter, WindowsState[A]],
+    Generic[V, A],
 ):
     """Per aggregate key: event-time windows with late corrections (see windows.py).
 
@@ -104,15 +120,27 @@ class WindowedAggregate(
         self._clock = clock
         windows.on_resume(clock.now())  # a new key has no partitions yet: nothing to do
 
-    def on_item(self, value: Timed[V]) -> tuple[Iterable[WindowResult[A] | DeadLetter], bool]:
-        now, partition = self._clock.now(), value.raw.partition
-        outcome = self._windows.on_event(value.event_time, value.value, now, partition)
-        out: list[WindowResult[A] | DeadLetter] = list(outcome.results)
-        if outcome.late:
-            metrics.LATE_EVENTS.labels(self._aggregate).inc()
-        if outcome.expired:
-            start = self._windows.spec.start_of(value.event_time)
-            out.append(records.expired_change(value.raw, start, self._aggregate))
+    def on_item(
+        self, values: list[Timed[V]]
+    ) -> tuple[Iterable[WindowResult[A] | DeadLetter], bool]:
+        """``values``: the key's changes of one input batch, in arrival order."""
+        now = self._clock.now()
+        windows = self._windows
+        out: list[WindowResult[A] | DeadLetter] = []
+        late = 0
+        for value in values:
+            outcome = windows.on_event(
+                value.event_time, value.value, now, value.raw.partition, settle=False
+            )
+            out.extend(outcome.results)
+            if outcome.late:
+                late += 1
+                if outcome.expired:
+                    start = windows.spec.start_of(value.event_time)
+                    out.append(records.expired_change(value.raw, start, self._aggregate))
+        out.extend(windows.on_tick(now))  # what the group made due
+        if late:
+            metrics.LATE_EVENTS.labels(self._aggregate).inc(late)
         return out, StatefulLogic.RETAIN
 
     def on_notify(self) -> tuple[Iterable[WindowResult[A] | DeadLetter], bool]:

@@ -12,6 +12,7 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from dataflows.dedupe import TrackedChange
 from orderstream.contract import OrderStatus
@@ -19,8 +20,7 @@ from orderstream.contract import OrderStatus
 _MICROSECONDS_PER_MS = 1000
 
 
-@dataclass(frozen=True)
-class TransitionSample:
+class TransitionSample(NamedTuple):
     from_status: OrderStatus
     to_status: OrderStatus
     duration_ms: int | None  # time spent in from_status; None when unknown (untimed)

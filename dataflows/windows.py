@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 V = TypeVar("V")
 A = TypeVar("A")
@@ -60,16 +60,14 @@ class Fold(Generic[V, A]):
     agg: Callable[[A, V], A]
 
 
-@dataclass(frozen=True)
-class WindowResult(Generic[A]):
+class WindowResult(NamedTuple, Generic[A]):
     window_start: datetime
     window_end: datetime
     totals: A  # the window's complete totals, never a delta
     revision: int  # 1 when first emitted, +1 for each late correction
 
 
-@dataclass(frozen=True)
-class EventOutcome(Generic[A]):
+class EventOutcome(NamedTuple, Generic[A]):
     results: list[WindowResult[A]]
     late: bool  # the watermark had passed the event's window end when it arrived
     expired: bool  # late and its window's state was already dropped: not applied
@@ -134,6 +132,9 @@ class EventTimeWindows(Generic[V, A]):
         self.spec = spec
         self.fold = fold
         self.state: WindowsState[A] = state if state is not None else WindowsState()
+        #: The system time of the last :meth:`_close_due` when nothing that moves the
+        #: watermark or makes a window due has changed since: closing again would do nothing.
+        self._settled_at: datetime | None = None
 
     def watermark(self, now: datetime) -> datetime | None:
         state = self.state
@@ -162,12 +163,23 @@ class EventTimeWindows(Generic[V, A]):
         return min(active) if active else max(offsets.values())
 
     def on_event(
-        self, event_time: datetime, value: V, now: datetime, partition: int = 0
+        self,
+        event_time: datetime,
+        value: V,
+        now: datetime,
+        partition: int = 0,
+        *,
+        settle: bool = True,
     ) -> EventOutcome[A]:
-        """``partition``: the source partition the event was read from."""
+        """``partition``: the source partition the event was read from.
+
+        ``settle=False`` leaves the windows that this event made due open until the next
+        event or :meth:`on_tick` (each event closes what is due before it is classified, so
+        the outputs are the same); a caller applying a group of events settles once after the
+        last one."""
         now = self._observe(now)
-        results = self._close_due(now)
-        watermark = self.state.floor  # what _close_due just computed
+        results = [] if self._settled_at == now else self._close_due(now)
+        watermark = self.state.floor  # what _close_due computed
         self._adopt_older_snapshot(watermark)
         start = self.spec.start_of(event_time)
         late = watermark is not None and start + self.spec.length <= watermark
@@ -184,9 +196,12 @@ class EventTimeWindows(Generic[V, A]):
             current = self.state.open.get(start)
             totals = self.fold.initialize() if current is None else current
             self.state.open[start] = self.fold.agg(totals, value)
+            if late:  # a window that was never emitted: due at once
+                self._settled_at = None
 
         self._advance(partition, event_time - self.spec.allowed_lateness, now)
-        results.extend(self._close_due(now))
+        if settle:
+            results.extend(self._close_due(now))
         return EventOutcome(results, late, expired)
 
     def _advance(self, partition: int, candidate: datetime, now: datetime) -> None:
@@ -196,11 +211,14 @@ class EventTimeWindows(Generic[V, A]):
         seen = self.state.partition_seen
         if seen is None:  # snapshot of an earlier version: its partitions count as seen now
             seen = self.state.partition_seen = dict.fromkeys(offsets, now)
-        seen[partition] = now
+        if seen.get(partition) != now:
+            seen[partition] = now
+            self._settled_at = None
         offset = candidate - now
         current = offsets.get(partition)
         if current is None or offset > current:
             offsets[partition] = offset
+            self._settled_at = None
 
     def _adopt_older_snapshot(self, watermark: datetime | None) -> None:
         state = self.state
@@ -216,6 +234,7 @@ class EventTimeWindows(Generic[V, A]):
         if seen:
             for partition in seen:
                 seen[partition] = max(seen[partition], now)
+        self._settled_at = None
 
     def on_tick(self, now: datetime) -> list[WindowResult[A]]:
         return self._close_due(self._observe(now))
@@ -271,12 +290,13 @@ class EventTimeWindows(Generic[V, A]):
 
     def _close_due(self, now: datetime) -> list[WindowResult[A]]:
         watermark = self.watermark(now)
+        self._settled_at = now
         if watermark is None:
             return []
         self.state.floor = watermark
         length = self.spec.length
-        due = sorted(start for start in self.state.open if start + length <= watermark)
-        results = self._close(due)
+        due = [start for start in self.state.open if start + length <= watermark]
+        results = self._close(sorted(due)) if due else []
         self._expire(watermark - length - self.spec.retention)
         return results
 

@@ -45,6 +45,7 @@ def change(op: str, before: OrderImage | None, after: OrderImage | None) -> Orde
         op=Op(op),
         before=before,
         after=after,
+        image=after if after is not None else before,  # type: ignore[arg-type]
         source_ts_ms=1_000,
         source_position=f"bin.000001:{offset}:0",
         raw=RawChange("mysql-orders", 0, offset, None, b"{}"),

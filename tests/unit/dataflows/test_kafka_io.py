@@ -218,7 +218,7 @@ def test_source_reads_raw_changes_and_keeps_the_next_offset() -> None:
     assert part.snapshot() == OFFSET_BEGINNING
     started = time.time()
     batch = part.next_batch()
-    assert batch == [
+    assert [raw._replace(read_at=None) for raw in batch] == [
         RawChange("cdc", 4, 7, b"k", b"v"),
         RawChange("cdc", 4, 8, None, None),
     ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -78,8 +77,7 @@ def test_processed_order_record() -> None:
 
 def test_latency_marks_start_at_the_commit_only_for_inserts_and_updates() -> None:
     before, after = img("PAID", 1, 5, "10.00"), img("SHIPPED", 2, 20, "10.00")
-    change = replace(
-        update(before, after),
+    change = update(before, after)._replace(
         captured_us=1_795_564_805_300_123,
         raw=RawChange("mysql-orders", 0, 1, None, b"{}", read_at=1_795_564_805.5),
     )
@@ -87,8 +85,8 @@ def test_latency_marks_start_at_the_commit_only_for_inserts_and_updates() -> Non
     assert marks.committed_at == at(20).timestamp()  # the change's own updated_at
     assert marks.captured_at == pytest.approx(1_795_564_805.300123, abs=1e-6)
     assert marks.read_at == 1_795_564_805.5
-    deleted = replace(change, op=Op.DELETE, after=None)
-    snapshot = replace(change, op=Op.READ, before=None)
+    deleted = change._replace(op=Op.DELETE, after=None)
+    snapshot = change._replace(op=Op.READ, before=None)
     assert latency_marks(deleted).committed_at is None  # the image's updated_at is older
     assert latency_marks(snapshot).committed_at is None
     assert latency_marks(deleted).captured_at == marks.captured_at

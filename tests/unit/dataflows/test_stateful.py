@@ -9,9 +9,9 @@ from bytewax.operators import StatefulLogic
 from bytewax.testing import TimeTestingGetter
 from prometheus_client import REGISTRY
 
-from dataflows.cdc import DeadLetter, Reason
+from dataflows.cdc import DeadLetter, OrderChange, Reason
 from dataflows.clock import Clock
-from dataflows.dedupe import OrderMemory
+from dataflows.dedupe import OrderMemory, TrackedChange
 from dataflows.eviction import IDLE_CHECK, SweepSchedule
 from dataflows.order_buckets import RecoveryLayoutError
 from dataflows.routing import Timed
@@ -21,6 +21,12 @@ from orderstream.contract import OrderStatus
 from tests.unit.dataflows.order_changes import NOW, at, img, insert, update
 
 IDLE = timedelta(minutes=10)
+
+
+def track(tracker: OrderTracker, changes: list[OrderChange]) -> tuple[list[TrackedChange], bool]:
+    """One group of changes through the tracker; the tracked changes, flattened."""
+    emitted, discard = tracker.on_item(changes)
+    return [t for group in emitted for t in group], discard
 
 
 def tracked_orders() -> float:
@@ -35,15 +41,15 @@ def test_order_tracker_drops_duplicates_and_forgets_idle_orders_of_its_bucket() 
 
     pending, paid = img("PENDING", 1, 0), img("PAID", 2, 5)
     other = img("PENDING", 1, 0, order_id=2)
-    emitted, discard = tracker.on_item(insert(pending))
+    emitted, discard = track(tracker, [insert(pending)])
     assert [t.change.version for t in emitted] == [1] and discard is StatefulLogic.RETAIN
     assert tracked_orders() - before == 1
     time.advance(timedelta(minutes=4))
-    assert list(tracker.on_item(insert(pending))[0]) == []  # duplicate, but activity
+    assert list(track(tracker, [insert(pending)])[0]) == []  # duplicate, but activity
     assert tracked_orders() - before == 1
     assert tracker.notify_at() is None  # no timer per key (eviction.py)
     time.advance(timedelta(minutes=3))
-    assert [t.change.order_id for t in tracker.on_item(insert(other))[0]] == [2]
+    assert [t.change.order_id for t in track(tracker, [insert(other)])[0]] == [2]
     assert tracked_orders() - before == 2
 
     time.advance(timedelta(minutes=6))  # order 1 idle 9 minutes: kept
@@ -57,9 +63,9 @@ def test_order_tracker_drops_duplicates_and_forgets_idle_orders_of_its_bucket() 
 
     resumed = OrderTracker(snapshot, IDLE, Clock(now=time.get))
     assert tracked_orders() - before == 2  # the resumed bucket counts its order again
-    emitted, _ = resumed.on_item(insert(other))
+    emitted, _ = track(resumed, [insert(other)])
     assert list(emitted) == []  # order 2's memory survived the snapshot
-    emitted, _ = resumed.on_item(update(pending, paid))
+    emitted, _ = track(resumed, [update(pending, paid)])
     assert [t.time_in_previous_status for t in emitted] == [None]  # order 1 was forgotten
     time.advance(timedelta(minutes=10))
     assert resumed.on_item(IDLE_CHECK) == ([], StatefulLogic.DISCARD)  # empty: dropped
@@ -67,9 +73,9 @@ def test_order_tracker_drops_duplicates_and_forgets_idle_orders_of_its_bucket() 
 
 def test_a_snapshot_does_not_change_with_later_changes() -> None:
     tracker = OrderTracker(None, IDLE, Clock(now=lambda: NOW))
-    tracker.on_item(insert(img("PENDING", 1, 0)))
+    track(tracker, [insert(img("PENDING", 1, 0))])
     snapshot = tracker.snapshot()
-    tracker.on_item(update(img("PENDING", 1, 0), img("PAID", 2, 5)))
+    track(tracker, [update(img("PENDING", 1, 0), img("PAID", 2, 5))])
     assert snapshot == OrderTracker(snapshot, IDLE, Clock(now=lambda: NOW)).snapshot()
     assert snapshot != tracker.snapshot()
 
@@ -126,7 +132,7 @@ def timed(seconds: float, value: int) -> Timed[int]:
 def test_windowed_aggregate_closes_on_notify_and_dead_letters_expired_changes() -> None:
     time = TimeTestingGetter(NOW)
     logic = aggregate(timedelta(minutes=1), time)
-    assert list(logic.on_item(timed(30, 1))[0]) == []
+    assert list(logic.on_item([timed(30, 1)])[0]) == []
     assert logic.notify_at() == NOW + timedelta(seconds=40)
     time.advance(timedelta(seconds=40))
     closed, _ = logic.on_notify()
@@ -135,11 +141,11 @@ def test_windowed_aggregate_closes_on_notify_and_dead_letters_expired_changes() 
     late_before = (
         REGISTRY.get_sample_value("orders_late_events_total", {"aggregate": "revenue"}) or 0
     )
-    corrected, _ = logic.on_item(timed(31, 2))
+    corrected, _ = logic.on_item([timed(31, 2)])
     assert list(corrected) == [WindowResult(at(0), at(60), 3, 2)]
     time.advance(timedelta(minutes=5))
     logic.on_notify()  # the watermark passes 00:02:00: [00:00, 00:01) is dropped
-    out, _ = logic.on_item(timed(32, 4))
+    out, _ = logic.on_item([timed(32, 4)])
     [letter] = list(out)
     assert isinstance(letter, DeadLetter) and letter.reason is Reason.WINDOW_EXPIRED
     late_after = REGISTRY.get_sample_value("orders_late_events_total", {"aggregate": "revenue"})
@@ -149,8 +155,8 @@ def test_windowed_aggregate_closes_on_notify_and_dead_letters_expired_changes() 
 def test_windowed_aggregate_emits_open_windows_at_end_of_input() -> None:
     time = TimeTestingGetter(NOW)
     logic = aggregate(timedelta(hours=1), time)
-    logic.on_item(timed(5, 1))
+    logic.on_item([timed(5, 1)])
     snapshot = logic.snapshot()
-    logic.on_item(timed(6, 1))
+    logic.on_item([timed(6, 1)])
     assert list(logic.on_eof()[0]) == [WindowResult(at(0), at(60), 2, 1)]
     assert snapshot.open == {at(0): 1}
