@@ -46,7 +46,7 @@ from bench.report import (
     write_json,
     write_readme,
 )
-from bench.revenue_check import RevenueCheck, check_revenue
+from bench.revenue_check import RevenueCheck, check_revenue, with_transitions
 from orderstream.settings import Settings
 
 DEFAULT_EVENTS = 1_000_000
@@ -248,7 +248,8 @@ def _run_dataflow(
             return checks[-1].ok
 
         wait_until(settled, REVENUE_SETTLE_TIMEOUT_S, interval_s=5.0)
-    return dataflow, checks[-1]
+        check = with_transitions(checks[-1], bootstrap, topics.transitions)
+    return dataflow, check
 
 
 def _say(message: str) -> None:

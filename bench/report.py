@@ -220,7 +220,12 @@ def _checks_line(run: BenchRun) -> str:
         f"Checks: {processed}; last revenue record per window vs. the change log: "
         f"{check.matching_windows}/{check.expected_windows} windows equal ({verdict}; "
         f"highest revision {check.max_revision}, {check.records_read} revenue records, "
-        f"{check.corrections} of them corrections)."
+        f"{check.corrections} of them corrections); order-status-transitions-1m: "
+        f"{check.transition_records} records, {check.transition_corrections} of them "
+        f"corrections. Aggregate records with revision > 1: "
+        f"{check.corrections + check.transition_corrections} of "
+        f"{check.records_read + check.transition_records} "
+        f"({check.aggregate_corrections_share:.2%}; with no late input each is spurious)."
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -29,6 +30,16 @@ class RevenueCheck:
     #: Records that correct an earlier one (revision > 1). With no late input every one of
     #: them is spurious: a watermark that ran ahead of a partition still being drained.
     corrections: int = 0
+    #: The same count for order-status-transitions-1m (filled in after the revenue settled).
+    transition_records: int = 0
+    transition_corrections: int = 0
+
+    @property
+    def aggregate_corrections_share(self) -> float:
+        """Corrections among all window records of both aggregate topics."""
+        records = self.records_read + self.transition_records
+        corrections = self.corrections + self.transition_corrections
+        return corrections / records if records else 0.0
 
     @property
     def ok(self) -> bool:
@@ -65,6 +76,14 @@ def last_records(bootstrap_servers: str, topic: BenchTopic) -> tuple[dict[str, A
                 pending.discard(message.partition())
     consumer.close()
     return latest, read, corrections
+
+
+def with_transitions(
+    check: RevenueCheck, bootstrap_servers: str, topic: BenchTopic
+) -> RevenueCheck:
+    """``check`` with the records and corrections of the transitions topic counted."""
+    _latest, read, corrections = last_records(bootstrap_servers, topic)
+    return dataclasses.replace(check, transition_records=read, transition_corrections=corrections)
 
 
 def check_revenue(

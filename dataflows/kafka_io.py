@@ -201,13 +201,17 @@ class CdcPartition(StatefulSourcePartition[RawChange, int]):
         batch: list[RawChange] = []
         messages = self._consumer.consume(self._batch_size, 0)
         read_at = time.time()
+        topic, partition = self._topic, self._partition
         for message in messages:
             error = message.error()
             if error is not None:
                 self._handle_error(error)
                 continue
-            batch.append(self._raw_change(message, read_at))
-            self._next_offset = message.offset() + 1
+            offset = message.offset()
+            batch.append(
+                RawChange(topic, partition, offset, message.key(), message.value(), read_at)
+            )
+            self._next_offset = offset + 1
         # Nothing fetched yet: come back after the idle interval. Anything fetched: at once.
         self._next_awake = None if messages else datetime.now(UTC) + self._idle_poll
         return batch
@@ -220,16 +224,6 @@ class CdcPartition(StatefulSourcePartition[RawChange, int]):
 
     def close(self) -> None:
         self._consumer.close()
-
-    def _raw_change(self, message: Message, read_at: float) -> RawChange:
-        return RawChange(
-            topic=self._topic,
-            partition=self._partition,
-            offset=message.offset(),
-            key=message.key(),
-            value=message.value(),
-            read_at=read_at,
-        )
 
     def _handle_error(self, error: KafkaError) -> None:
         if error.code() in TRANSIENT_CONSUMER_ERRORS and not error.fatal():

@@ -160,3 +160,17 @@ def test_windowed_aggregate_emits_open_windows_at_end_of_input() -> None:
     logic.on_item([timed(6, 1)])
     assert list(logic.on_eof()[0]) == [WindowResult(at(0), at(60), 2, 1)]
     assert snapshot.open == {at(0): 1}
+
+
+def test_a_group_is_tracked_in_order_with_its_duplicates_dropped() -> None:
+    duplicates = REGISTRY.get_sample_value("orders_duplicates_dropped_total") or 0.0
+    tracker = OrderTracker(None, IDLE, Clock(now=lambda: NOW))
+    pending, paid = img("PENDING", 1, 0), img("PAID", 2, 5)
+    group = [insert(pending), insert(pending), update(pending, paid), insert(pending)]
+    emitted, discard = tracker.on_item(group)
+    [passed] = list(emitted)  # one item for the whole group
+    assert [t.change.version for t in passed] == [1, 2] and discard is StatefulLogic.RETAIN
+    assert [t.time_in_previous_status for t in passed] == [None, timedelta(seconds=5)]
+    after = REGISTRY.get_sample_value("orders_duplicates_dropped_total")
+    assert after == duplicates + 2
+    assert list(tracker.on_item([insert(pending)])[0]) == []  # all duplicates: no item
