@@ -14,12 +14,12 @@ so every rule sees the same sequence as one item at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Generic, NamedTuple, TypeVar
 
 from dataflows import revenue, transitions
-from dataflows.cdc import DeadLetter, OrderChange, Parsed, RawChange, parse_change
+from dataflows.cdc import DeadLetter, OrderChange, RawChange, parse_change
 from dataflows.dedupe import TrackedChange
 from dataflows.order_buckets import bucket_key
 from dataflows.revenue import RevenueTotals
@@ -69,63 +69,41 @@ def parse_batch(raws: Sequence[RawChange]) -> ParsedBatch:
     return ParsedBatch(list(by_bucket.items()), dead_letters, len(raws), tombstones)
 
 
-def change_or_none(parsed: Parsed) -> OrderChange | None:
-    return parsed if isinstance(parsed, OrderChange) else None
-
-
-def dead_letter_or_none(parsed: Parsed | object) -> DeadLetter | None:
-    return parsed if isinstance(parsed, DeadLetter) else None
-
-
-def revenue_input(
-    keyed: tuple[str, TrackedChange],
-) -> tuple[str, Timed[RevenueTotals]] | None:
-    """``(currency, contribution)`` for changes that touch money."""
-    tracked = keyed[1]
-    contribution = revenue.contribution(tracked)
-    if contribution is None:
-        return None
-    change = tracked.change
-    return change.image.currency, Timed(change.event_time, contribution, change.raw)
-
-
-def transition_input(
-    keyed: tuple[str, TrackedChange],
-) -> tuple[str, Timed[TransitionSample]] | None:
-    """``(FROM|TO, sample)`` for status changes."""
-    tracked = keyed[1]
-    sample = transitions.sample(tracked)
-    if sample is None:
-        return None
-    change = tracked.change
-    return sample.pair, Timed(change.event_time, sample, change.raw)
-
-
 def revenue_groups(
     tracked_groups: Iterable[Group[TrackedChange]],
 ) -> list[Group[Timed[RevenueTotals]]]:
-    """:func:`revenue_input` of every tracked change, grouped by currency."""
-    by_currency: dict[str, list[Timed[RevenueTotals]]] = {}
-    for _, group in tracked_groups:
-        for tracked in group:
-            contribution = revenue.contribution(tracked)
-            if contribution is not None:
-                change = tracked.change
-                timed = Timed(change.event_time, contribution, change.raw)
-                by_currency.setdefault(change.image.currency, []).append(timed)
-    return list(by_currency.items())
+    """``(currency, contribution)`` of every tracked change that touches money, grouped by
+    currency."""
+    return _grouped(tracked_groups, _revenue_keyed)
 
 
 def transition_groups(
     tracked_groups: Iterable[Group[TrackedChange]],
 ) -> list[Group[Timed[TransitionSample]]]:
-    """:func:`transition_input` of every tracked change, grouped by ``FROM|TO``."""
-    by_pair: dict[str, list[Timed[TransitionSample]]] = {}
+    """``(FROM|TO, sample)`` of every status change, grouped by pair."""
+    return _grouped(tracked_groups, _transition_keyed)
+
+
+def _revenue_keyed(tracked: TrackedChange) -> tuple[str, RevenueTotals] | None:
+    contribution = revenue.contribution(tracked)
+    return None if contribution is None else (tracked.change.image.currency, contribution)
+
+
+def _transition_keyed(tracked: TrackedChange) -> tuple[str, TransitionSample] | None:
+    sample = transitions.sample(tracked)
+    return None if sample is None else (sample.pair, sample)
+
+
+def _grouped(
+    tracked_groups: Iterable[Group[TrackedChange]],
+    keyed_value: Callable[[TrackedChange], tuple[str, V] | None],
+) -> list[Group[Timed[V]]]:
+    grouped: dict[str, list[Timed[V]]] = {}
     for _, group in tracked_groups:
         for tracked in group:
-            sample = transitions.sample(tracked)
-            if sample is not None:
+            keyed = keyed_value(tracked)
+            if keyed is not None:
                 change = tracked.change
-                timed = Timed(change.event_time, sample, change.raw)
-                by_pair.setdefault(sample.pair, []).append(timed)
-    return list(by_pair.items())
+                timed = Timed(change.image.updated_at, keyed[1], change.raw)  # event time
+                grouped.setdefault(keyed[0], []).append(timed)
+    return list(grouped.items())

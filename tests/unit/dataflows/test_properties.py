@@ -85,17 +85,15 @@ def pipeline(log: list[OrderChange]) -> dict[str, Any]:
         if tracked is None:
             continue
         processed.append(processed_order(tracked, NOW))
-        keyed = (str(change_.order_id), tracked)
-        if (money := routing.revenue_input(keyed)) is not None:
-            currency, item = money
+        group = [(str(change_.order_id), [tracked])]
+        for currency, [item] in routing.revenue_groups(group):
             rw = revenue_windows.setdefault(
                 currency, EventTimeWindows(SPEC, Fold(revenue.initialize, revenue.agg))
             )
             emitted += [
                 (currency, r) for r in rw.on_event(item.event_time, item.value, NOW).results
             ]
-        if (moved := routing.transition_input(keyed)) is not None:
-            pair, sample = moved
+        for pair, [sample] in routing.transition_groups(group):
             tw = transition_windows.setdefault(
                 pair, EventTimeWindows(SPEC, Fold(transitions.initialize, transitions.agg))
             )
