@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -39,8 +38,8 @@ class Op(StrEnum):
     READ = "r"  # snapshot read
 
 
-OP_CODES: frozenset[str] = frozenset(op.value for op in Op)
 _OPS: dict[str, Op] = {op.value: op for op in Op}
+OP_CODES: frozenset[str] = frozenset(_OPS)
 
 
 class Reason(StrEnum):
@@ -267,12 +266,8 @@ def _image(document: dict[str, Any], name: str) -> OrderImage:
     if not isinstance(row, dict):
         op = document.get("op")
         raise _Invalid(Reason.BAD_ENVELOPE, f"{name} image missing for op={op}")
-    get: Callable[[str], Any] = row.get
-    return _checked_image(get, name)
-
-
-def _checked_image(get: Callable[[str], Any], name: str) -> OrderImage:
     # Columns are checked in this order; an error message is only formatted when one fails.
+    get = row.get
     return OrderImage(
         order_id=_integer(_present(get("id"), name, "id"), name, "id", Reason.BAD_FIELD),
         customer_id=_integer(

@@ -266,8 +266,10 @@ def _transitions_counter(pair: str) -> Counter:
 
 def _count_revenue(batch: list[Group[Timed[RevenueTotals]]]) -> None:
     for currency, group in batch:
-        totals = functools.reduce(revenue.merge, (timed.value for timed in group))
-        metrics.count_revenue(currency, totals.gross, totals.refunds, totals.adjustments)
+        gross = sum((timed.value.gross for timed in group), revenue.ZERO)
+        refunds = sum((timed.value.refunds for timed in group), revenue.ZERO)
+        adjustments = sum((timed.value.adjustments for timed in group), revenue.ZERO)
+        metrics.count_revenue(currency, gross, refunds, adjustments)
 
 
 def _count_transitions(batch: list[Group[Timed[TransitionSample]]]) -> None:
