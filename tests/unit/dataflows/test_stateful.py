@@ -174,3 +174,11 @@ def test_a_group_is_tracked_in_order_with_its_duplicates_dropped() -> None:
     after = REGISTRY.get_sample_value("orders_duplicates_dropped_total")
     assert after == duplicates + 2
     assert list(tracker.on_item([insert(pending)])[0]) == []  # all duplicates: no item
+
+
+def test_a_window_made_due_inside_a_group_is_emitted_with_the_group() -> None:
+    time = TimeTestingGetter(NOW)
+    logic = aggregate(timedelta(hours=1), time)
+    # 00:01:15 - 10 s lateness passes the end of [00:00, 00:01): due after the last event.
+    out, _ = logic.on_item([timed(5, 1), timed(20, 2), timed(75, 4)])
+    assert list(out) == [WindowResult(at(0), at(60), 3, 1)]
