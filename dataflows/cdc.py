@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -24,9 +24,9 @@ from typing import Any, NamedTuple
 import orjson
 
 from dataflows import envelope
+from dataflows.utc import from_micros
 from orderstream.contract import OrderStatus
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURRENCY = re.compile(r"[A-Z]{3}")
 _AMOUNT_LIMIT = Decimal(10) ** 10  # DECIMAL(12,2): at most 10 digits before the point
 
@@ -192,8 +192,8 @@ def _usual_image(row: envelope.Row | None) -> OrderImage | None:
     ):
         return None
     try:
-        created_at = EPOCH + timedelta(0, 0, row.created_at)
-        updated_at = EPOCH + timedelta(0, 0, row.updated_at)
+        created_at = from_micros(row.created_at)
+        updated_at = from_micros(row.updated_at)
     except OverflowError:
         return None
     return OrderImage(
@@ -355,7 +355,7 @@ def _currency(value: Any, name: str) -> str:
 def _timestamp(value: Any, name: str, column: str) -> datetime:
     if value.__class__ is int:
         try:
-            return EPOCH + timedelta(0, 0, value)  # positional: faster
+            return from_micros(value)
         except OverflowError:
             raise _Invalid(
                 Reason.BAD_TIMESTAMP, f"{name}.{column}={value} is out of range"

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+from dataflows.utc import EPOCH
+
 SLOTS_PER_IDLE = 64
 SHARDS = 8
 MIN_SLOT = timedelta(seconds=1)

@@ -16,19 +16,18 @@ The rules stay in :func:`dataflows.dedupe.track`, applied per order exactly as b
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from dataflows import dedupe
 from dataflows.cdc import OrderChange
 from dataflows.dedupe import OrderMemory, TrackedChange
+from dataflows.utc import from_micros, micros
 from orderstream.contract import OrderStatus
 
 #: Order ids per state key. Part of the recovery layout: changing it needs a reset of the
 #: recovery directory (docs/dataflow.md, Recovery).
 ORDERS_PER_BUCKET = 256
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 _STATUSES: tuple[OrderStatus, ...] = tuple(OrderStatus)
 _STATUS_INDEX = {status: index for index, status in enumerate(_STATUSES)}
 _UNKNOWN = -1
@@ -49,15 +48,6 @@ def bucket_key(change: OrderChange) -> str:
     return str(change.image.order_id // ORDERS_PER_BUCKET)
 
 
-def micros(moment: datetime) -> int:
-    """Microseconds since the Unix epoch."""
-    return (moment - EPOCH) // _MICROSECOND
-
-
-def _moment(micros: int) -> datetime:
-    return EPOCH + timedelta(0, 0, micros)  # positional: faster
-
-
 def pack(memory: OrderMemory, last_seen_us: int | None = None) -> Packed:
     """``last_seen_us``: ``memory.last_seen`` in microseconds, when the caller has it."""
     since = _UNKNOWN if memory.status_since is None else micros(memory.status_since)
@@ -76,8 +66,8 @@ def unpack(packed: Packed) -> OrderMemory:
         version=version,
         deleted=deleted,
         status=_STATUSES[status],
-        status_since=None if since == _UNKNOWN else _moment(since),
-        last_seen=_moment(last_seen),
+        status_since=None if since == _UNKNOWN else from_micros(since),
+        last_seen=from_micros(last_seen),
     )
 
 

@@ -92,7 +92,7 @@ def processed_order(tracked: TrackedChange, processed_at: datetime | str) -> Out
         "source_ts_ms": change.source_ts_ms,
         "source_position": change.source_position,
         "processed_at": processed_at if isinstance(processed_at, str) else iso(processed_at),
-        "anomalies": list(tracked.anomalies),
+        "anomalies": tracked.anomalies,  # orjson writes a tuple as an array
     }
     return OutRecord(str(image.order_id), _dumps(value), latency_marks(change))
 
@@ -101,12 +101,11 @@ def latency_marks(change: OrderChange) -> LatencyMarks:
     """The row's ``updated_at`` is the commit time only for an insert or update (it is set
     by the application in the committing transaction); a delete's image and a snapshot read
     carry an older one."""
-    committed = change.op in (Op.CREATE, Op.UPDATE)
-    captured_us = change.captured_us
-    return LatencyMarks(
-        committed_at=change.image.updated_at.timestamp() if committed else None,
-        captured_at=None if captured_us is None else captured_us / 1_000_000,
-        read_at=change.raw.read_at,
+    op, captured_us = change.op, change.captured_us
+    return LatencyMarks(  # positional: faster (once per processed record)
+        change.image.updated_at.timestamp() if op is Op.CREATE or op is Op.UPDATE else None,
+        None if captured_us is None else captured_us / 1_000_000,
+        change.raw.read_at,
     )
 
 

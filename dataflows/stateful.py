@@ -13,8 +13,9 @@ from dataflows.cdc import DeadLetter, OrderChange
 from dataflows.clock import Clock
 from dataflows.dedupe import TrackedChange
 from dataflows.eviction import IdleCheck, SweepSchedule
-from dataflows.order_buckets import BucketState, OrderBucket, micros
+from dataflows.order_buckets import BucketState, OrderBucket
 from dataflows.routing import Timed
+from dataflows.utc import micros
 from dataflows.windows import EventTimeWindows, WindowResult, WindowsState
 
 V = TypeVar("V")

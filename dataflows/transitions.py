@@ -18,6 +18,7 @@ from dataflows.dedupe import TrackedChange
 from orderstream.contract import OrderStatus
 
 _MICROSECONDS_PER_MS = 1000
+_MICROSECOND = timedelta(microseconds=1)
 
 
 class TransitionSample(NamedTuple):
@@ -27,7 +28,11 @@ class TransitionSample(NamedTuple):
 
     @property
     def pair(self) -> str:
-        return f"{self.from_status}|{self.to_status}"
+        return _PAIRS[self.from_status, self.to_status]
+
+
+#: ``FROM|TO`` of every pair of statuses, formatted once.
+_PAIRS = {(a, b): f"{a}|{b}" for a in OrderStatus for b in OrderStatus}
 
 
 #: Durations are stored in immutable chunks of at most this many, each packed as little-endian
@@ -93,7 +98,7 @@ class TransitionSummary:
 
 def to_milliseconds(duration: timedelta) -> int:
     """Whole milliseconds, half-up (durations are seconds with millisecond precision)."""
-    microseconds = duration // timedelta(microseconds=1)
+    microseconds = duration // _MICROSECOND
     return (microseconds + _MICROSECONDS_PER_MS // 2) // _MICROSECONDS_PER_MS
 
 

@@ -28,13 +28,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Generic, NamedTuple, TypeVar
+
+from dataflows.utc import EPOCH
 
 V = TypeVar("V")
 A = TypeVar("A")
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NO_TIME = timedelta(0)
 
 
@@ -135,6 +136,9 @@ class EventTimeWindows(Generic[V, A]):
         #: The system time of the last :meth:`_close_due` when nothing that moves the
         #: watermark or makes a window due has changed since: closing again would do nothing.
         self._settled_at: datetime | None = None
+        #: ``(start, end)`` of the window of the last event: consecutive events mostly
+        #: fall into the same window, and comparing is cheaper than ``start_of``.
+        self._last_window: tuple[datetime, datetime] = (EPOCH, EPOCH)
 
     def watermark(self, now: datetime) -> datetime | None:
         state = self.state
@@ -181,8 +185,12 @@ class EventTimeWindows(Generic[V, A]):
         results = [] if self._settled_at == now else self._close_due(now)
         watermark = self.state.floor  # what _close_due computed
         self._adopt_older_snapshot(watermark)
-        start = self.spec.start_of(event_time)
-        late = watermark is not None and start + self.spec.length <= watermark
+        start, end = self._last_window
+        if not start <= event_time < end:
+            start = self.spec.start_of(event_time)
+            end = start + self.spec.length
+            self._last_window = (start, end)
+        late = watermark is not None and end <= watermark
         expired = False
 
         closed = self.state.closed.get(start)
