@@ -197,6 +197,8 @@ def _run(
         revenue_check=check,
         processed_records=record_count(bootstrap, topics.processed),
         peers=peer_results,
+        processes=args.processes,
+        workers=args.workers,
     )
 
 

@@ -68,6 +68,8 @@ class BenchRun:
     processed_records: int
     #: Peer apps that drained the same topic in the same run (bench/peer_apps.py), by name.
     peers: dict[str, PassthroughResult] = field(default_factory=dict)
+    processes: int = 1
+    workers: int = 1  # per process
 
 
 def machine_facts() -> Machine:
@@ -148,7 +150,8 @@ def results_markdown(run: BenchRun) -> str:
         ("peak RSS per tracked order", "", f"{f.rss_bytes_per_tracked_order:,.0f} B"),
     ]
     lines = [
-        "| | baseline (consume → orjson → produce) | dataflow (`dataflows.orders`, 1 worker) |",
+        f"| | baseline (consume → orjson → produce) | dataflow (`dataflows.orders`, "
+        f"{_size(run.processes, 'process', 'processes')}, {_size(run.workers, 'worker')} each) |",
         "|---|---:|---:|",
         *(f"| {name} | {base} | {flow} |" for name, base, flow in rows),
         "",
@@ -257,3 +260,7 @@ def _jsonable(run: BenchRun) -> dict[str, Any]:
         for name in ("missing", "differing", "unexpected"):
             check[name] = check[name][:20]  # a sample is enough
     return data
+
+
+def _size(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else many or one + 's'}"
