@@ -13,6 +13,12 @@ from orderstream import contract
 
 REPLICATION_FACTOR = 3
 MIN_INSYNC_REPLICAS = "2"
+#: No time-based deletion. The runs' event time is fixed (``envelopes.BASE_TIME``), and
+#: the Quix peer writes its repartition topic with event times as record timestamps and the
+#: source topic's ``retention.ms``: with the broker's 7 days, once that date was a week old
+#: the broker deleted those records as they came, and the peer's consumers looped on "offset
+#: out of range". The topics are deleted at the end of the run (unless ``--keep-topics``).
+RETENTION_MS = "-1"
 _TIMEOUT_S = 60.0
 
 
@@ -69,18 +75,24 @@ def bench_topics(run: str) -> BenchTopics:
 
 def create_topics(bootstrap_servers: str, topics: BenchTopics) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    new = [
-        NewTopic(
-            t.name,
-            num_partitions=t.partitions,
-            replication_factor=REPLICATION_FACTOR,
-            config={"cleanup.policy": t.cleanup_policy, "min.insync.replicas": MIN_INSYNC_REPLICAS},
-        )
-        for t in topics.all
-    ]
+    new = [new_topic(t) for t in topics.all]
     for future in admin.create_topics(new, operation_timeout=_TIMEOUT_S).values():
         future.result()
     _wait_for_leaders(admin, topics)
+
+
+def new_topic(topic: BenchTopic) -> NewTopic:
+    config = {
+        "cleanup.policy": topic.cleanup_policy,
+        "min.insync.replicas": MIN_INSYNC_REPLICAS,
+        "retention.ms": RETENTION_MS,
+    }
+    return NewTopic(
+        topic.name,
+        num_partitions=topic.partitions,
+        replication_factor=REPLICATION_FACTOR,
+        config=config,
+    )
 
 
 def _wait_for_leaders(admin: AdminClient, topics: BenchTopics) -> None:

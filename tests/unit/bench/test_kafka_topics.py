@@ -1,0 +1,25 @@
+"""The bench's topics: shaped like the contract's, and never deleted by age during a run."""
+
+from __future__ import annotations
+
+from bench.kafka_topics import bench_topics, new_topic
+from orderstream import contract
+
+
+def test_bench_topics_are_shaped_like_the_contracts() -> None:
+    topics = bench_topics("r1")
+    spec = {s.name: s for s in contract.CONTRACT_TOPICS}[contract.TOPIC_CDC]
+    assert topics.cdc.name == "bench-r1-cdc"
+    assert topics.cdc.partitions == spec.partitions
+    assert len({t.name for t in topics.all}) == len(topics.all) == 6
+
+
+def test_no_bench_topic_deletes_records_by_age() -> None:
+    # The Quix peer's repartition topic inherits the source topic's retention.ms and holds
+    # records stamped with the bench's fixed, past event time: a finite retention deletes
+    # them as they arrive once that time is older than it.
+    for topic in bench_topics("r1").all:
+        config = new_topic(topic).config
+        assert config["retention.ms"] == "-1", topic.name
+        assert config["cleanup.policy"] == topic.cleanup_policy
+        assert config["min.insync.replicas"] == "2"
