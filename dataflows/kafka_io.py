@@ -285,9 +285,12 @@ class TopicWriter(StatelessSinkPartition[OutRecord]):
             if error is not None:
                 failures.append(f"key {message.key()!r}: {error.str()}")
 
-        produce = self._produce
+        produce, topic = self._producer.produce, self._topic
         for record in items:
-            produce(record, on_delivery)
+            try:  # positional (topic, value, key) and no method call per record: faster
+                produce(topic, record.value, record.key.encode(), on_delivery=on_delivery)
+            except BufferError:
+                self._produce_when_queued(record, on_delivery)
         self._confirm(failures)
         if self._observe_latency:
             delivered_at = time.time()
@@ -296,19 +299,17 @@ class TopicWriter(StatelessSinkPartition[OutRecord]):
     def close(self) -> None:
         self._confirm([])
 
-    def _produce(self, record: OutRecord, on_delivery: Any) -> None:
+    def _produce_when_queued(self, record: OutRecord, on_delivery: Any) -> None:
+        """The local queue is full: serve delivery reports until the record fits."""
         while True:
+            self._producer.poll(0.1)
             try:
                 self._producer.produce(
-                    self._topic,
-                    key=record.key.encode(),
-                    value=record.value,
-                    on_delivery=on_delivery,
+                    self._topic, record.value, record.key.encode(), on_delivery=on_delivery
                 )
-            except BufferError:  # local queue full: serve delivery reports, then retry
-                self._producer.poll(0.1)
-            else:
-                return
+            except BufferError:
+                continue
+            return
 
     def _confirm(self, failures: list[str]) -> None:
         remaining = self._producer.flush(self._flush_timeout_s)

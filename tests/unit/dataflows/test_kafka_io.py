@@ -53,20 +53,23 @@ class FakeMessage:
 
 class FakeProducer:
     def __init__(
-        self, fail_keys: frozenset[bytes] = frozenset(), stuck: int = 0, full_once: bool = False
+        self, fail_keys: frozenset[bytes] = frozenset(), stuck: int = 0, full_times: int = 0
     ) -> None:
-        self.fail_keys, self.stuck, self.full_once = fail_keys, stuck, full_once
+        self.fail_keys, self.stuck, self.full_times = fail_keys, stuck, full_times
+        self.polls = 0
         self.pending: list[tuple[bytes, Callback]] = []
         self.produced: list[tuple[str, bytes, bytes]] = []
 
-    def produce(self, topic: str, key: bytes, value: bytes, on_delivery: Callback) -> None:
-        if self.full_once:
-            self.full_once = False
+    def produce(self, topic: str, value: bytes, key: bytes, *, on_delivery: Callback) -> None:
+        """confluent_kafka's order: ``produce(topic, value, key, ...)``."""
+        if self.full_times:
+            self.full_times -= 1
             raise BufferError("queue full")
         self.produced.append((topic, key, value))
         self.pending.append((key, on_delivery))
 
     def poll(self, timeout: float) -> int:
+        self.polls += 1
         return 0
 
     def flush(self, timeout: float) -> int:
@@ -101,9 +104,10 @@ def test_prefetch_is_capped_per_partition_by_the_setting() -> None:
 
 
 def test_batch_is_produced_and_confirmed() -> None:
-    producer = FakeProducer(full_once=True)
+    producer = FakeProducer(full_times=3)  # the first record waits for room three times
     writer(producer).write_batch([OutRecord("k1", b"v1"), OutRecord("k2", b"v2")])
     assert producer.produced == [("out", b"k1", b"v1"), ("out", b"k2", b"v2")]
+    assert producer.polls == 3
     assert producer.pending == []
 
 
