@@ -44,6 +44,10 @@ class PassthroughResult:
     cpu_seconds: float  # process CPU (all threads) over the same interval
     total_cpu_seconds: float  # including start-up
     peak_rss_bytes: int
+    #: Peers only: values that reached their windows' input, and those dropped there as
+    #: later than the grace (None: not reported).
+    window_inputs: int | None = None
+    late_dropped: int | None = None
 
 
 def consumer_config(bootstrap_servers: str) -> dict[str, Any]:

@@ -190,17 +190,25 @@ def _peer_lines(run: BenchRun) -> list[str]:
         "record went through every stage, repartition topics included):",
         "",
         "| peer | drain s | events/s | peer / baseline | dataflow / peer | CPU s per million "
-        "| peak RSS MiB |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| peak RSS MiB | window inputs dropped as late |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, peer in run.peers.items():
         rate = peer.records / peer.seconds
         lines.append(
             f"| {PEER_TITLES.get(name, name)} | {peer.seconds:.1f} | {rate:,.0f} "
             f"| {rate / f.baseline_events_per_s:.3f} | {f.dataflow_events_per_s / rate:.3f} "
-            f"| {peer.cpu_seconds / peer.records * 1e6:.1f} | {peer.peak_rss_bytes / MIB:.0f} |"
+            f"| {peer.cpu_seconds / peer.records * 1e6:.1f} | {peer.peak_rss_bytes / MIB:.0f} "
+            f"| {_dropped(peer)} |"
         )
     return lines
+
+
+def _dropped(peer: PassthroughResult) -> str:
+    if peer.late_dropped is None or not peer.window_inputs:
+        return "not reported"
+    share = peer.late_dropped / peer.window_inputs
+    return f"{peer.late_dropped:,} of {peer.window_inputs:,} ({share:.1%})"
 
 
 def _checks_line(run: BenchRun) -> str:

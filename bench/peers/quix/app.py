@@ -104,7 +104,9 @@ def main() -> int:
         auto_offset_reset="earliest",
         state_dir=args.state_dir,
         processing_guarantee="at-least-once",
-        loglevel="WARNING",
+        # Not WARNING: Quix logs every record it drops as late (133,044 lines in one 1 M run),
+        # which measures logging; the drops are counted and reported instead.
+        loglevel="ERROR",
         on_message_processed=done,
         producer_extra_config={"acks": "all", "enable.idempotence": True, "linger.ms": 5},
     )
@@ -136,6 +138,8 @@ def main() -> int:
         "cpu_seconds": time.process_time() - started["cpu"],
         "total_cpu_seconds": time.process_time(),
         "peak_rss_bytes": peak_rss_bytes(),
+        "window_inputs": counts["arrived"],
+        "late_dropped": late,
     }
     sys.stdout.write(json.dumps(result) + "\n")
     return 0

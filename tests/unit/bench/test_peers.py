@@ -55,5 +55,24 @@ def test_peer_table_ratios_come_from_the_same_run() -> None:
     )
     lines = _peer_lines(cast(BenchRun, run))
     # 500 events/s: 0.25 of the baseline, the dataflow 0.5 of it; 1,500 CPU s per million.
-    assert lines[-1] == f"| {PEER_TITLES['quix']} | 2.0 | 500 | 0.250 | 0.500 | 1500.0 | 1 |"
+    assert lines[-1] == (
+        f"| {PEER_TITLES['quix']} | 2.0 | 500 | 0.250 | 0.500 | 1500.0 | 1 | not reported |"
+    )
     assert _peer_lines(cast(BenchRun, SimpleNamespace(peers={}))) == []
+
+
+def test_peer_table_shows_the_window_inputs_a_peer_dropped_as_late() -> None:
+    peer = PassthroughResult(
+        records=1000,
+        seconds=2.0,
+        cpu_seconds=1.5,
+        total_cpu_seconds=3.0,
+        peak_rss_bytes=2**20,
+        window_inputs=400,
+        late_dropped=30,
+    )
+    run = SimpleNamespace(
+        peers={"kstreams": peer},
+        figures=SimpleNamespace(baseline_events_per_s=2000.0, dataflow_events_per_s=250.0),
+    )
+    assert _peer_lines(cast(BenchRun, run))[-1].endswith("| 30 of 400 (7.5%) |")

@@ -273,6 +273,8 @@ public final class PeerApp {
     out.put("cpu_seconds", cpu);
     out.put("total_cpu_seconds", cpuNanos() / 1e9);
     out.put("peak_rss_bytes", peakRssBytes());
+    out.put("window_inputs", ARRIVED.get());
+    out.put("late_dropped", ARRIVED.get() - WINDOWED.get());
     streams.close(Duration.ofSeconds(30));
     System.out.println(JSON.writeValueAsString(out));
     System.exit(0);
