@@ -95,11 +95,16 @@ def run(records: list[RawChange], workers: int, keep: bool = True) -> dict[str, 
     return outputs
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=200_000)
+def add_input_arguments(parser: argparse.ArgumentParser, events: int) -> None:
+    """The generated input's flags (see :func:`raw_changes`); ``events``: the default count."""
+    parser.add_argument("--events", type=int, default=events)
     parser.add_argument("--duplicates", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_input_arguments(parser, events=200_000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--default-gc", action="store_true", help="skip flow()'s GC tuning")
     parser.add_argument("--profile", help="write a cProfile of the run to this file")

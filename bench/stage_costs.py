@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple, TypeVar
 
-from bench.offline import BATCH, NOW, raw_changes
+from bench.offline import BATCH, NOW, add_input_arguments, raw_changes
 from dataflows import records, routing
 from dataflows.cdc import RawChange
 from dataflows.dedupe import TrackedChange
@@ -134,9 +134,7 @@ def best_of(repeats: int, measure: Callable[[], dict[str, float]]) -> dict[str, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--duplicates", type=float, default=0.05)
-    parser.add_argument("--seed", type=int, default=1)
+    add_input_arguments(parser, events=100_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     if args.events < 1:
