@@ -2,11 +2,12 @@
 
     python -m bench.stage_costs --events 100000 [--repeats 3]
 
-Runs the pure functions the dataflow's steps call (routing, order_buckets, records,
-windows), batch by batch as the Kafka source delivers them, over the same generated
-envelopes as ``bench.offline``, and prints microseconds of CPU per event for each step (the
-best of ``--repeats`` runs, since the machine is noisy). Bytewax's own work, metrics and IO
-are not in it; ``bench.offline`` measures the whole flow.
+Runs what the dataflow's steps call (routing, records, and the per-key logic of the stateful
+steps, ``OrderTracker`` and ``WindowedAggregate``), batch by batch as the Kafka source
+delivers them, over the same generated envelopes as ``bench.offline``, and prints
+microseconds of CPU per event for each step (the best of ``--repeats`` runs, since the
+machine is noisy). Bytewax's own work and IO are not in it; ``bench.offline`` measures the
+whole flow.
 """
 
 from __future__ import annotations
@@ -18,15 +19,15 @@ from typing import NamedTuple, TypeVar
 
 from bench.offline import BATCH, NOW, add_input_arguments, raw_changes
 from dataflows import records, routing
-from dataflows.cdc import RawChange
+from dataflows.cdc import DeadLetter, RawChange
+from dataflows.clock import Clock, frozen_clock
 from dataflows.dedupe import TrackedChange
-from dataflows.order_buckets import OrderBucket
-from dataflows.orders import REVENUE_FOLD, TRANSITIONS_FOLD, tune_gc
+from dataflows.orders import REVENUE_FOLD, TRANSITIONS_FOLD, tune_gc, window_spec
 from dataflows.revenue import RevenueTotals
 from dataflows.routing import Group, Timed
 from dataflows.settings import FlowConfig
+from dataflows.stateful import OrderTracker, WindowedAggregate
 from dataflows.transitions import TransitionSample, TransitionStats
-from dataflows.utc import micros
 from dataflows.windows import EventTimeWindows, Fold, WindowSpec
 
 V = TypeVar("V")
@@ -52,75 +53,75 @@ class StageRun(NamedTuple):
 def stage_seconds(raws: list[RawChange]) -> StageRun:
     """CPU seconds spent in each step over all of ``raws``, state starting empty."""
     config = FlowConfig()
-    spec = WindowSpec(
-        config.window_length,
-        config.allowed_lateness,
-        config.window_retention,
-        partition_idle=config.watermark_idle,
-    )
+    spec = window_spec(config)
+    clock = frozen_clock(NOW)
     spent = dict.fromkeys(STEPS, 0.0)
     outputs = dict.fromkeys(STEPS, 0)
-    buckets: dict[str, OrderBucket] = {}
-    revenue_windows: dict[str, EventTimeWindows[RevenueTotals, RevenueTotals]] = {}
-    transition_windows: dict[str, EventTimeWindows[TransitionSample, TransitionStats]] = {}
+    trackers: dict[str, OrderTracker] = {}
+    revenue: dict[str, WindowedAggregate[RevenueTotals, RevenueTotals]] = {}
+    transitions: dict[str, WindowedAggregate[TransitionSample, TransitionStats]] = {}
     processed_at = records.iso(NOW)
-    now_us = micros(NOW)
-    clock = time.process_time
+    cpu = time.process_time
     for first in range(0, len(raws), BATCH):
-        started = clock()
+        started = cpu()
         parsed = routing.parse_batch(raws[first : first + BATCH])
-        spent["parse_cdc"] += (done := clock()) - started
+        spent["parse_cdc"] += (done := cpu()) - started
         outputs["parse_cdc"] += sum(len(changes) for _, changes in parsed.changes)
 
         tracked: list[Group[TrackedChange]] = []
         for key, changes in parsed.changes:
-            bucket = buckets.setdefault(key, OrderBucket())
-            passed = [t for t, _ in (bucket.track(c, NOW, now_us) for c in changes) if t]
-            if passed:
-                tracked.append((key, passed))
-        spent["dedupe_by_order"] += (started := clock()) - done
+            tracker = trackers.get(key)
+            if tracker is None:
+                tracker = trackers[key] = OrderTracker(None, config.order_state_idle, clock)
+            tracked.extend((key, passed) for passed in tracker.on_item(changes)[0])
+        spent["dedupe_by_order"] += (started := cpu()) - done
 
         processed = [records.processed_order(t, processed_at) for _, g in tracked for t in g]
-        spent["format_processed"] += (done := clock()) - started
+        spent["format_processed"] += (done := cpu()) - started
         outputs["dedupe_by_order"] += sum(len(group) for _, group in tracked)
         outputs["format_processed"] += len(processed)
 
         revenue_groups = routing.revenue_groups(tracked)
-        spent["revenue_by_currency"] += (started := clock()) - done
+        spent["revenue_by_currency"] += (started := cpu()) - done
         transition_groups = routing.transition_groups(tracked)
-        spent["transitions_by_pair"] += (done := clock()) - started
+        spent["transitions_by_pair"] += (done := cpu()) - started
 
         outputs["revenue_by_currency"] += sum(len(values) for _, values in revenue_groups)
         outputs["transitions_by_pair"] += sum(len(values) for _, values in transition_groups)
 
-        outputs["window_revenue"] += _apply(revenue_windows, revenue_groups, spec, REVENUE_FOLD)
-        spent["window_revenue"] += (started := clock()) - done
-        outputs["window_transitions"] += _apply(
-            transition_windows, transition_groups, spec, TRANSITIONS_FOLD
+        outputs["window_revenue"] += _apply(
+            revenue, revenue_groups, lambda: _aggregate("revenue", spec, REVENUE_FOLD, clock)
         )
-        spent["window_transitions"] += clock() - started
+        spent["window_revenue"] += (started := cpu()) - done
+        outputs["window_transitions"] += _apply(
+            transitions,
+            transition_groups,
+            lambda: _aggregate("transitions", spec, TRANSITIONS_FOLD, clock),
+        )
+        spent["window_transitions"] += cpu() - started
     return StageRun(spent, outputs)
 
 
+def _aggregate(
+    name: str, spec: WindowSpec, fold: Fold[V, A], clock: Clock
+) -> WindowedAggregate[V, A]:
+    return WindowedAggregate(name, EventTimeWindows(spec, fold), clock)
+
+
 def _apply(
-    windows: dict[str, EventTimeWindows[V, A]],
+    aggregates: dict[str, WindowedAggregate[V, A]],
     groups: list[Group[Timed[V]]],
-    spec: WindowSpec,
-    fold: Fold[V, A],
+    new_aggregate: Callable[[], WindowedAggregate[V, A]],
 ) -> int:
-    """What ``WindowedAggregate.on_item`` does with a key's group (stateful.py); returns
-    how many values went into a window."""
+    """Each key's group through its window step's logic; returns how many values went into
+    a window (the rest came out as ``window_expired`` dead letters)."""
     applied = 0
     for key, values in groups:
-        key_windows = windows.get(key)
-        if key_windows is None:
-            key_windows = windows[key] = EventTimeWindows(spec, fold)
-        for value in values:
-            outcome = key_windows.on_event(
-                value.event_time, value.value, NOW, value.raw.partition, settle=False
-            )
-            applied += not outcome.expired
-        key_windows.on_tick(NOW)
+        aggregate = aggregates.get(key)
+        if aggregate is None:
+            aggregate = aggregates[key] = new_aggregate()
+        out, _ = aggregate.on_item(values)
+        applied += len(values) - sum(isinstance(item, DeadLetter) for item in out)
     return applied
 
 

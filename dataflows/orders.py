@@ -66,12 +66,7 @@ def build_flow(
     clock: Clock = SYSTEM_CLOCK,
 ) -> Dataflow:
     config = config or FlowConfig()
-    spec = WindowSpec(
-        config.window_length,
-        config.allowed_lateness,
-        config.window_retention,
-        partition_idle=config.watermark_idle,
-    )
+    spec = window_spec(config)
 
     def track_orders(state: Any) -> OrderTracker:
         return OrderTracker(state, config.order_state_idle, clock, "dedupe_by_order")
@@ -147,6 +142,15 @@ def build_flow(
     dlq_records = op.map("format_dlq", dead_letters, dead_letter_record)
     op.output("write_dlq", dlq_records, sinks.dead_letters)
     return flow
+
+
+def window_spec(config: FlowConfig) -> WindowSpec:
+    return WindowSpec(
+        config.window_length,
+        config.allowed_lateness,
+        config.window_retention,
+        partition_idle=config.watermark_idle,
+    )
 
 
 def flow() -> Dataflow:

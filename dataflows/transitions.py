@@ -15,10 +15,10 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from dataflows.dedupe import TrackedChange
+from dataflows.utc import MICROSECOND
 from orderstream.contract import OrderStatus
 
 _MICROSECONDS_PER_MS = 1000
-_MICROSECOND = timedelta(microseconds=1)
 
 
 class TransitionSample(NamedTuple):
@@ -98,7 +98,7 @@ class TransitionSummary:
 
 def to_milliseconds(duration: timedelta) -> int:
     """Whole milliseconds, half-up (durations are seconds with millisecond precision)."""
-    microseconds = duration // _MICROSECOND
+    microseconds = duration // MICROSECOND
     return (microseconds + _MICROSECONDS_PER_MS // 2) // _MICROSECONDS_PER_MS
 
 
