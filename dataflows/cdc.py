@@ -19,12 +19,13 @@ import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
 from dataflows import envelope
 from dataflows.utc import from_micros
+from dataflows.value import Value
 from orderstream.contract import OrderStatus
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
@@ -57,7 +58,7 @@ class Reason(StrEnum):
     WINDOW_EXPIRED = "window_expired"  # valid, but later than the window state is kept
 
 
-class RawChange(NamedTuple):
+class RawChange(Value, frozen=True):
     """One record of the CDC topic, as read: coordinates plus raw key and value."""
 
     topic: str
@@ -73,7 +74,7 @@ class RawChange(NamedTuple):
         return f"{self.topic}/{self.partition}/{self.offset}"
 
 
-class OrderImage(NamedTuple):
+class OrderImage(Value, frozen=True):
     """One row image (``before`` or ``after``) of ``shop.orders``."""
 
     order_id: int
@@ -86,7 +87,7 @@ class OrderImage(NamedTuple):
     updated_at: datetime
 
 
-class OrderChange(NamedTuple):
+class OrderChange(Value, frozen=True):
     op: Op
     before: OrderImage | None  # set for u and d
     after: OrderImage | None  # set for c, u and r
@@ -117,13 +118,13 @@ class OrderChange(NamedTuple):
         return self.before.status if self.before is not None else None
 
 
-class DeadLetter(NamedTuple):
+class DeadLetter(Value, frozen=True):
     reason: Reason
     detail: str
     raw: RawChange
 
 
-class Tombstone(NamedTuple):
+class Tombstone(Value, frozen=True):
     raw: RawChange
 
 

@@ -8,15 +8,15 @@ has been idle for a while; :func:`track` is the whole rule set.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import NamedTuple
 
 from dataflows.cdc import Op, OrderChange
+from dataflows.value import Value
 from orderstream.contract import OrderStatus, is_legal_transition
 
 ILLEGAL_TRANSITION = "illegal_transition"
 
 
-class OrderMemory(NamedTuple):
+class OrderMemory(Value, frozen=True):
     """What the dataflow remembers about one order."""
 
     version: int  # highest version emitted
@@ -26,7 +26,7 @@ class OrderMemory(NamedTuple):
     last_seen: datetime  # system time of the last change, for idle eviction
 
 
-class TrackedChange(NamedTuple):
+class TrackedChange(Value, frozen=True):
     """A change that passed dedupe, with what the per-order memory adds to it."""
 
     change: OrderChange

@@ -11,7 +11,7 @@ import base64
 import functools
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
@@ -19,12 +19,13 @@ from dataflows.cdc import DeadLetter, Op, OrderChange, RawChange, Reason
 from dataflows.dedupe import TrackedChange
 from dataflows.revenue import RevenueTotals
 from dataflows.transitions import TransitionStats, summarize
+from dataflows.value import Value
 from dataflows.windows import WindowResult
 
 _CENT = Decimal("0.01")
 
 
-class LatencyMarks(NamedTuple):
+class LatencyMarks(Value, frozen=True):
     """When the change behind an output record passed each stage, in epoch seconds (None:
     unknown); the sink turns them into the latency histograms (docs/dataflow.md, Metrics)."""
 
@@ -33,7 +34,7 @@ class LatencyMarks(NamedTuple):
     read_at: float | None  # the dataflow read it from the CDC topic
 
 
-class OutRecord(NamedTuple):
+class OutRecord(Value, frozen=True):
     """One record for an output topic; ``latency`` feeds the latency metrics."""
 
     key: str

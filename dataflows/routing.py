@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Generic, NamedTuple, TypeVar
+from typing import Generic, TypeVar
 
 from dataflows import revenue, transitions
 from dataflows.cdc import DeadLetter, OrderChange, RawChange, parse_change
@@ -24,6 +24,7 @@ from dataflows.dedupe import TrackedChange
 from dataflows.order_buckets import bucket_key
 from dataflows.revenue import RevenueTotals
 from dataflows.transitions import TransitionSample
+from dataflows.value import Value
 
 V = TypeVar("V")
 
@@ -31,7 +32,7 @@ V = TypeVar("V")
 Group = tuple[str, list[V]]
 
 
-class Timed(NamedTuple, Generic[V]):
+class Timed(Value, Generic[V], frozen=True):
     """A value for a window, with its event time and the record it came from."""
 
     event_time: datetime
@@ -39,7 +40,7 @@ class Timed(NamedTuple, Generic[V]):
     raw: RawChange
 
 
-class ParsedBatch(NamedTuple):
+class ParsedBatch(Value, frozen=True):
     """One input batch, parsed: valid changes grouped by bucket, dead letters, and counts."""
 
     changes: list[Group[OrderChange]]

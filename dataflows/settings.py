@@ -40,6 +40,7 @@ IDLE_POLL_MS = ("ORDERSTREAM_DATAFLOW_IDLE_POLL_MS", 5)
 #: 65536 per consumer, is up to 64 MiB per partition). At least 1024, one fetch.
 PREFETCH_KBYTES = ("ORDERSTREAM_DATAFLOW_PREFETCH_KBYTES", 8192)
 
+
 @dataclass(frozen=True)
 class FlowConfig:
     """The knobs of the dataflow's semantics (docs/dataflow.md, "Semantics")."""

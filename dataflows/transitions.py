@@ -12,16 +12,16 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import NamedTuple
 
 from dataflows.dedupe import TrackedChange
 from dataflows.utc import MICROSECOND
+from dataflows.value import Value
 from orderstream.contract import OrderStatus
 
 _MICROSECONDS_PER_MS = 1000
 
 
-class TransitionSample(NamedTuple):
+class TransitionSample(Value, frozen=True):
     from_status: OrderStatus
     to_status: OrderStatus
     duration_ms: int | None  # time spent in from_status; None when unknown (untimed)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, KafkaError
 from prometheus_client import REGISTRY
@@ -205,8 +206,8 @@ def test_source_never_blocks_and_an_empty_partition_waits_the_idle_interval() ->
     assert part.next_batch() == []
     awake = part.next_awake()
     assert awake is not None
-    assert before + timedelta(milliseconds=5) <= awake <= datetime.now(UTC) + timedelta(
-        milliseconds=5
+    assert (
+        before + timedelta(milliseconds=5) <= awake <= datetime.now(UTC) + timedelta(milliseconds=5)
     )
     consumer.messages = [FakeMessage(b"k", b"v", 1)]
     assert len(part.next_batch()) == 1
@@ -222,7 +223,7 @@ def test_source_reads_raw_changes_and_keeps_the_next_offset() -> None:
     assert part.snapshot() == OFFSET_BEGINNING
     started = time.time()
     batch = part.next_batch()
-    assert [raw._replace(read_at=None) for raw in batch] == [
+    assert [msgspec.structs.replace(raw, read_at=None) for raw in batch] == [
         RawChange("cdc", 4, 7, b"k", b"v"),
         RawChange("cdc", 4, 8, None, None),
     ]

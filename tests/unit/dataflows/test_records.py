@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
+import msgspec
 import orjson
 import pytest
 
@@ -77,7 +78,8 @@ def test_processed_order_record() -> None:
 
 def test_latency_marks_start_at_the_commit_only_for_inserts_and_updates() -> None:
     before, after = img("PAID", 1, 5, "10.00"), img("SHIPPED", 2, 20, "10.00")
-    change = update(before, after)._replace(
+    change = msgspec.structs.replace(
+        update(before, after),
         captured_us=1_795_564_805_300_123,
         raw=RawChange("mysql-orders", 0, 1, None, b"{}", read_at=1_795_564_805.5),
     )
@@ -85,8 +87,8 @@ def test_latency_marks_start_at_the_commit_only_for_inserts_and_updates() -> Non
     assert marks.committed_at == at(20).timestamp()  # the change's own updated_at
     assert marks.captured_at == pytest.approx(1_795_564_805.300123, abs=1e-6)
     assert marks.read_at == 1_795_564_805.5
-    deleted = change._replace(op=Op.DELETE, after=None)
-    snapshot = change._replace(op=Op.READ, before=None)
+    deleted = msgspec.structs.replace(change, op=Op.DELETE, after=None)
+    snapshot = msgspec.structs.replace(change, op=Op.READ, before=None)
     assert latency_marks(deleted).committed_at is None  # the image's updated_at is older
     assert latency_marks(snapshot).committed_at is None
     assert latency_marks(deleted).captured_at == marks.captured_at
