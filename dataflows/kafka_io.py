@@ -42,7 +42,7 @@ from confluent_kafka.admin import AdminClient
 from dataflows import metrics
 from dataflows.cdc import RawChange
 from dataflows.records import OutRecord
-from dataflows.settings import PREFETCH_KBYTES
+from dataflows.settings import BATCH_SIZE, PREFETCH_KBYTES
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ class CdcSource(FixedPartitionedSource[RawChange, int]):
         bootstrap_servers: str,
         topic: str,
         idle_poll: timedelta,
-        batch_size: int = 500,
+        batch_size: int = BATCH_SIZE[1],
         prefetch_kbytes: int = PREFETCH_KBYTES[1],
     ) -> None:
         self._bootstrap_servers = bootstrap_servers

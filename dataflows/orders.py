@@ -177,7 +177,11 @@ def flow() -> Dataflow:
         dead_letters=KafkaTopicSink(servers, topics.dlq, timeout),
     )
     source = CdcSource(
-        servers, topics.cdc, settings.idle_poll, prefetch_kbytes=settings.prefetch_kbytes
+        servers,
+        topics.cdc,
+        settings.idle_poll,
+        batch_size=settings.batch_size,
+        prefetch_kbytes=settings.prefetch_kbytes,
     )
     return build_flow(source, sinks, settings.flow)
 

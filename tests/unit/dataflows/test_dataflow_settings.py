@@ -48,6 +48,7 @@ def test_overrides() -> None:
             "ORDERSTREAM_DATAFLOW_DELIVERY_TIMEOUT_SECONDS": "15",
             "ORDERSTREAM_WATERMARK_IDLE_SECONDS": "5",
             "ORDERSTREAM_DATAFLOW_PREFETCH_KBYTES": "2048",
+            "ORDERSTREAM_DATAFLOW_BATCH_SIZE": "300",
         }
     )
     assert settings.bootstrap_servers == "kafka:29092"
@@ -62,6 +63,7 @@ def test_overrides() -> None:
     assert settings.metrics_port == 9200
     assert settings.delivery_timeout == timedelta(seconds=15)
     assert settings.prefetch_kbytes == 2048
+    assert settings.batch_size == 300
 
 
 @pytest.mark.parametrize(
@@ -75,6 +77,8 @@ def test_overrides() -> None:
         ("ORDERSTREAM_WINDOW_SECONDS", "0"),
         ("ORDERSTREAM_WATERMARK_IDLE_SECONDS", "0"),
         ("ORDERSTREAM_DATAFLOW_PREFETCH_KBYTES", "512"),
+        ("ORDERSTREAM_DATAFLOW_BATCH_SIZE", "0"),
+        ("ORDERSTREAM_DATAFLOW_BATCH_SIZE", "many"),
         ("ORDERSTREAM_TOPIC_REVENUE", " "),
     ],
 )

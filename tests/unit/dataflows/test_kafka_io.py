@@ -198,6 +198,17 @@ def partition(messages: list[FakeMessage], next_offset: int = OFFSET_BEGINNING) 
     return part
 
 
+def test_a_batch_holds_at_most_the_batch_size_setting() -> None:
+    source = CdcSource("b:9092", "cdc", timedelta(milliseconds=5), batch_size=3)
+    part = source.build_part("read_cdc", "cdc-0", None)
+    try:
+        assert part._batch_size == 3
+    finally:
+        part.close()
+    backlog = partition([FakeMessage(b"k", b"v", offset) for offset in range(25)])
+    assert [len(backlog.next_batch()) for _ in range(4)] == [10, 10, 5, 0]
+
+
 def test_source_never_blocks_and_an_empty_partition_waits_the_idle_interval() -> None:
     consumer = FakeConsumer([])
     part = partition([])
