@@ -64,7 +64,9 @@ def build_flow(
     sinks: Sinks,
     config: FlowConfig | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    route: int = 0,
 ) -> Dataflow:
+    """``route``: this process's index in a Bytewax cluster (routing.channel)."""
     config = config or FlowConfig()
     spec = window_spec(config)
 
@@ -123,13 +125,15 @@ def build_flow(
     processed = op.flat_map_batch("format_processed", tracked, processed_records)
     op.output("write_processed", processed, sinks.processed)
 
-    by_currency = op.flat_map_batch("revenue_by_currency", tracked, routing.revenue_groups)
+    revenue_groups = functools.partial(routing.revenue_groups, route=route)
+    by_currency = op.flat_map_batch("revenue_by_currency", tracked, revenue_groups)
     _tap("count_revenue", by_currency, _count_revenue)
     revenue_out = op.stateful("window_revenue", by_currency, window_revenue)
     revenue_records = op.filter_map("format_revenue", revenue_out, _revenue_record)
     op.output("write_revenue", revenue_records, sinks.revenue)
 
-    by_pair = op.flat_map_batch("transitions_by_pair", tracked, routing.transition_groups)
+    transition_groups = functools.partial(routing.transition_groups, route=route)
+    by_pair = op.flat_map_batch("transitions_by_pair", tracked, transition_groups)
     _tap("count_transitions", by_pair, _count_transitions)
     transitions_out = op.stateful("window_transitions", by_pair, window_transitions)
     transition_records = op.filter_map("format_transitions", transitions_out, _transition_record)
@@ -162,7 +166,8 @@ def flow() -> Dataflow:
         settings = DataflowSettings.from_env()
     except SettingsError as err:
         raise SystemExit(f"dataflows.orders: {err}") from None
-    _serve_metrics(settings)
+    process_id = bytewax_process_id(sys.argv[1:], os.environ)
+    _serve_metrics(settings, process_id)
     tune_gc()
 
     # Imported here so that tests and tools can build flows without confluent_kafka.
@@ -183,7 +188,7 @@ def flow() -> Dataflow:
         batch_size=settings.batch_size,
         prefetch_kbytes=settings.prefetch_kbytes,
     )
-    return build_flow(source, sinks, settings.flow)
+    return build_flow(source, sinks, settings.flow, route=process_id)
 
 
 #: Young-generation threshold of the garbage collector (CPython's default is 700).
@@ -200,9 +205,8 @@ def tune_gc() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
 
 
-def _serve_metrics(settings: DataflowSettings) -> None:
+def _serve_metrics(settings: DataflowSettings, process_id: int) -> None:
     name = METRICS_PORT_VARIABLE
-    process_id = bytewax_process_id(sys.argv[1:], os.environ)
     port = settings.metrics_port + process_id
     if port > 65535:
         raise SystemExit(

@@ -127,7 +127,7 @@ class WindowedAggregate(
         late = 0
         for value in values:
             outcome = windows.on_event(
-                value.event_time, value.value, now, value.raw.partition, settle=False
+                value.event_time, value.value, now, value.channel, settle=False
             )
             out.extend(outcome.results)
             if outcome.late:

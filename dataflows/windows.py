@@ -13,7 +13,10 @@ logical state key is ``window|currency`` / ``window|from|to``.
   ``partition_idle`` of system time no longer holds it back (it is left out of the minimum
   until it sends again; when all are idle, the highest counts): otherwise a partition whose
   last change for a rare key was old history read in a backlog would keep the key's windows
-  open for as long as that history is old. It never moves backwards.
+  open for as long as that history is old. It never moves backwards. A "partition" here is
+  an input channel that delivers in event-time order: the dataflow passes a source partition
+  as forwarded by one process (``dataflows.routing.channel``), since changes of one partition
+  tracked by different processes reach the key out of order.
 - **Close**: a window whose end is at or before the watermark is emitted with revision 1.
 - **Late**: a change whose window has ended by the watermark when it arrives. If the window
   was already emitted, the change is added to the kept totals and the window is emitted
@@ -175,7 +178,8 @@ class EventTimeWindows(Generic[V, A]):
         *,
         settle: bool = True,
     ) -> EventOutcome[A]:
-        """``partition``: the source partition the event was read from.
+        """``partition``: the input channel the event came by (a source partition, or a
+        source partition through one process: ``dataflows.routing.channel``).
 
         ``settle=False`` leaves the windows that this event made due open until the next
         event or :meth:`on_tick` (each event closes what is due before it is classified, so

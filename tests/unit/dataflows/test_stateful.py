@@ -14,7 +14,7 @@ from dataflows.clock import Clock
 from dataflows.dedupe import OrderMemory, TrackedChange
 from dataflows.eviction import IDLE_CHECK, SweepSchedule
 from dataflows.order_buckets import RecoveryLayoutError
-from dataflows.routing import Timed
+from dataflows.routing import Timed, channel, revenue_groups
 from dataflows.stateful import IdleSweep, OrderTracker, WindowedAggregate
 from dataflows.windows import EventTimeWindows, Fold, WindowResult, WindowSpec
 from orderstream.contract import OrderStatus
@@ -182,3 +182,37 @@ def test_a_window_made_due_inside_a_group_is_emitted_with_the_group() -> None:
     # 00:01:15 - 10 s lateness passes the end of [00:00, 00:01): due after the last event.
     out, _ = logic.on_item([timed(5, 1), timed(20, 2), timed(75, 4)])
     assert list(out) == [WindowResult(at(0), at(60), 3, 1)]
+
+
+def test_a_partition_tracked_by_two_processes_is_two_channels_and_nothing_is_late() -> None:
+    """Partition 0's changes are tracked partly by process 0 and partly by a busy process 1,
+    whose ones reach the window key 20 s later than later changes of the same partition."""
+    raw = insert(img("PAID", 1, 0)).raw
+
+    def outputs(route_of_slow: int) -> list[WindowResult[int] | DeadLetter]:
+        time = TimeTestingGetter(NOW)
+        logic = aggregate(timedelta(hours=1), time)
+        fast, slow = channel(0, 0), channel(0, route_of_slow)
+        logic.on_item([Timed(at(1), 1, raw, fast), Timed(at(2), 1, raw, slow)])
+        logic.on_item([Timed(at(50), 1, raw, fast)])
+        time.advance(timedelta(seconds=20))
+        out, _ = logic.on_item([Timed(at(5), 1, raw, slow)])
+        return list(out)
+
+    assert outputs(route_of_slow=1) == []  # the slow channel holds the window open
+    # As one channel (what a partition was before): 00:00:50 - 10 s + 20 s of system time
+    # closes [00:00, 00:01) before the change at 00:00:05, which then corrects it.
+    assert outputs(route_of_slow=0) == [
+        WindowResult(at(0), at(60), 3, 1),
+        WindowResult(at(0), at(60), 4, 2),
+    ]
+
+
+def test_window_inputs_carry_the_channel_of_their_partition_and_route() -> None:
+    paid = update(img("PENDING", 1, 0), img("PAID", 2, 5))
+    tracked = TrackedChange(paid, (), None)
+    [(currency, [timed_value])] = revenue_groups([("0", [tracked])], route=3)
+    assert currency == paid.image.currency
+    assert timed_value.channel == channel(paid.raw.partition, 3) != paid.raw.partition
+    assert channel(4, 0) == 4  # route 0 keeps the partition number (older snapshots)
+    assert channel(4, 1) != channel(5, 1) and channel(4, 1) != channel(4, 2)
