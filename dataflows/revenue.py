@@ -9,6 +9,7 @@ and commutative), so totals do not depend on arrival order or on which changes w
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -40,7 +41,7 @@ def contribution(tracked: TrackedChange) -> RevenueTotals | None:
     after = change.after
     if change.op is Op.CREATE and after is not None:
         if after.status is OrderStatus.PAID:
-            return RevenueTotals(gross=after.total_amount, paid_count=1)
+            return _paid(after.total_amount)
         return None
     if change.op is not Op.UPDATE or change.before is None or after is None:
         return None  # snapshot reads and deletes count toward nothing
@@ -48,13 +49,30 @@ def contribution(tracked: TrackedChange) -> RevenueTotals | None:
     from_status, to_status = before.status, after.status
     if from_status == to_status:
         if to_status in ADJUSTABLE_STATUSES:
-            return RevenueTotals(adjustments=after.total_amount - before.total_amount)
+            return _adjusted(after.total_amount - before.total_amount)
         return None
     if to_status is OrderStatus.PAID:
-        return RevenueTotals(gross=after.total_amount, paid_count=1)
+        return _paid(after.total_amount)
     if (from_status, to_status) in REFUND_TRANSITIONS:
-        return RevenueTotals(refunds=before.total_amount, refund_count=1)
+        return _refunded(before.total_amount)
     return None
+
+
+# Contributions are immutable and amounts repeat (prices, totals), so one object per amount
+# serves every change: building a frozen dataclass costs ~1.5 µs, a cache hit ~0.1 µs.
+@functools.lru_cache(maxsize=65536)
+def _paid(amount: Decimal) -> RevenueTotals:
+    return RevenueTotals(gross=amount, paid_count=1)
+
+
+@functools.lru_cache(maxsize=65536)
+def _refunded(amount: Decimal) -> RevenueTotals:
+    return RevenueTotals(refunds=amount, refund_count=1)
+
+
+@functools.lru_cache(maxsize=65536)
+def _adjusted(difference: Decimal) -> RevenueTotals:
+    return RevenueTotals(adjustments=difference)
 
 
 def initialize() -> RevenueTotals:
