@@ -36,6 +36,7 @@ from dataflows.settings import (
     METRICS_PORT_VARIABLE,
     DataflowSettings,
     FlowConfig,
+    bytewax_process_count,
     bytewax_process_id,
 )
 from dataflows.stateful import IdleSweep, OrderTracker, WindowedAggregate
@@ -162,11 +163,12 @@ def flow() -> Dataflow:
     shutdown.stop_on_sigterm()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    argv = sys.argv[1:]
     try:
-        settings = DataflowSettings.from_env()
+        settings = DataflowSettings.from_env(processes=bytewax_process_count(argv, os.environ))
     except SettingsError as err:
         raise SystemExit(f"dataflows.orders: {err}") from None
-    process_id = bytewax_process_id(sys.argv[1:], os.environ)
+    process_id = bytewax_process_id(argv, os.environ)
     _serve_metrics(settings, process_id)
     tune_gc()
 

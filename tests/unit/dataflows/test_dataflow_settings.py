@@ -12,7 +12,12 @@ import pytest
 from bytewax.dataflow import Dataflow
 
 from dataflows import orders
-from dataflows.settings import DataflowSettings, FlowConfig, bytewax_process_id
+from dataflows.settings import (
+    DataflowSettings,
+    FlowConfig,
+    bytewax_process_count,
+    bytewax_process_id,
+)
 from orderstream.settings import SettingsError
 
 
@@ -101,6 +106,28 @@ def test_process_id_follows_bytewax_run(
     argv: list[str], env: dict[str, str], expected: int
 ) -> None:
     assert bytewax_process_id(argv, env) == expected
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "expected"),
+    [
+        (["dataflows.orders", "-w", "2"], {}, 1),
+        (["dataflows.orders", "-i", "1", "-a", "a:1;b:2"], {}, 2),
+        (["dataflows.orders", "--addresses", "a:1;b:2;c:3"], {}, 3),
+        (["dataflows.orders"], {"BYTEWAX_ADDRESSES": "a:1;b:2"}, 2),
+    ],
+)
+def test_process_count_follows_bytewax_run(
+    argv: list[str], env: dict[str, str], expected: int
+) -> None:
+    assert bytewax_process_count(argv, env) == expected
+
+
+def test_several_processes_take_smaller_batches_unless_set() -> None:
+    assert DataflowSettings.from_env({}).batch_size == 2000
+    assert DataflowSettings.from_env({}, processes=2).batch_size == 500
+    set_explicitly = {"ORDERSTREAM_DATAFLOW_BATCH_SIZE": "1500"}
+    assert DataflowSettings.from_env(set_explicitly, processes=2).batch_size == 1500
 
 
 def _free_port() -> int:
