@@ -56,33 +56,8 @@ STATUS_TRANSITIONS = Counter(
 )
 #: Fine below 100 ms (the pipeline's target), coarse up to minutes (a backlog being drained).
 LATENCY_BUCKETS = (
-    0.001,
-    0.0025,
-    0.005,
-    0.0075,
-    0.01,
-    0.015,
-    0.02,
-    0.025,
-    0.03,
-    0.04,
-    0.05,
-    0.06,
-    0.075,
-    0.1,
-    0.125,
-    0.15,
-    0.2,
-    0.3,
-    0.5,
-    0.75,
-    1.0,
-    2.5,
-    5.0,
-    10.0,
-    30.0,
-    60.0,
-    300.0,
+    0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.06, 0.075,
+    0.1, 0.125, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
 )
 
 
@@ -151,7 +126,8 @@ E2E_LATENCY = BatchHistogram(
 )
 CAPTURE_LATENCY = BatchHistogram(
     "orders_capture_latency_seconds",
-    "Debezium read the change (envelope ts_us) to confirmed produce of its processed-orders record",
+    "Debezium read the change (envelope ts_us) to confirmed produce of its processed-orders "
+    "record",
     LATENCY_BUCKETS,
 )
 DATAFLOW_LATENCY = BatchHistogram(

@@ -22,7 +22,9 @@ V = TypeVar("V")
 A = TypeVar("A")
 
 
-class OrderTracker(StatefulLogic[list[OrderChange] | IdleCheck, list[TrackedChange], BucketState]):
+class OrderTracker(
+    StatefulLogic[list[OrderChange] | IdleCheck, list[TrackedChange], BucketState]
+):
     """Per bucket of order ids (order_buckets.py): drop duplicates, remember status entry
     times, forget the bucket's idle orders when an :class:`IdleCheck` comes (no timer per
     order: see eviction.py), and drop the bucket once it is empty.
@@ -68,7 +70,9 @@ class OrderTracker(StatefulLogic[list[OrderChange] | IdleCheck, list[TrackedChan
         return self._bucket.snapshot()
 
 
-class IdleSweep(StatefulLogic[tuple[int, tuple[str, ...]], str, tuple[int, frozenset[str]]]):
+class IdleSweep(
+    StatefulLogic[tuple[int, tuple[str, ...]], str, tuple[int, frozenset[str]]]
+):
     """Per sweep key (a slot of system time and a shard): the bucket keys changed in it.
 
     When the slot is old enough (``SweepSchedule.check_at``), emits each of them once, to be

@@ -22,42 +22,13 @@ with atheris.instrument_imports(include=["dataflows.cdc"]):
 
 OUTCOMES = (OrderChange, DeadLetter, Tombstone)
 FIELDS = (
-    "id",
-    "customer_id",
-    "status",
-    "total_amount",
-    "currency",
-    "version",
-    "created_at",
+    "id", "customer_id", "status", "total_amount", "currency", "version", "created_at",
     "updated_at",
 )
 TRICKY: list[object] = [
-    "c",
-    "u",
-    "d",
-    "r",
-    "PAID",
-    "PENDING",
-    "USD",
-    "12.50",
-    "12.505",
-    "-1.00",
-    "1E+999999999",
-    "NaN",
-    "sNaN",
-    "Infinity",
-    "0001-01-01T00:00:00+01:00",
-    "9999-12-31T23:59:59-01:00",
-    "2026-11-25T10:00:00Z",
-    0,
-    -1,
-    2**63 - 1,
-    -(2**63),
-    253402300800000000,
-    True,
-    None,
-    [],
-    {},
+    "c", "u", "d", "r", "PAID", "PENDING", "USD", "12.50", "12.505", "-1.00", "1E+999999999",
+    "NaN", "sNaN", "Infinity", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00",
+    "2026-11-25T10:00:00Z", 0, -1, 2**63 - 1, -(2**63), 253402300800000000, True, None, [], {},
 ]
 
 
@@ -85,14 +56,8 @@ _MISSING = object()
 
 def _image(provider: atheris.FuzzedDataProvider) -> dict[str, object]:
     image = {
-        "id": 1,
-        "customer_id": 1,
-        "status": "PAID",
-        "total_amount": "1.00",
-        "currency": "USD",
-        "version": 1,
-        "created_at": 0,
-        "updated_at": 0,
+        "id": 1, "customer_id": 1, "status": "PAID", "total_amount": "1.00", "currency": "USD",
+        "version": 1, "created_at": 0, "updated_at": 0,
     }
     for name in FIELDS:
         if provider.ConsumeBool():

@@ -194,27 +194,15 @@ def test_missing_binlog_coordinates_give_no_position() -> None:
 def test_a_batch_is_parsed_into_groups_by_bucket_in_arrival_order() -> None:
     def envelope(order_id: int, version: int) -> RawChange:
         row = {
-            "id": order_id,
-            "customer_id": 1,
-            "status": "PENDING",
-            "total_amount": "1.00",
-            "currency": "USD",
-            "version": version,
-            "created_at": 0,
-            "updated_at": version,
+            "id": order_id, "customer_id": 1, "status": "PENDING", "total_amount": "1.00",
+            "currency": "USD", "version": version, "created_at": 0, "updated_at": version,
         }
         value = {"op": "c", "after": row, "source": {"ts_ms": 1}}
         return RawChange("mysql-orders", 0, order_id * 10 + version, None, orjson.dumps(value))
 
     far = ORDERS_PER_BUCKET * 3 + 1
-    raws = [
-        envelope(1, 1),
-        envelope(far, 1),
-        RawChange("mysql-orders", 0, 99, None, None),
-        RawChange("mysql-orders", 0, 98, None, b"{"),
-        envelope(2, 1),
-        envelope(1, 2),
-    ]
+    raws = [envelope(1, 1), envelope(far, 1), RawChange("mysql-orders", 0, 99, None, None),
+            RawChange("mysql-orders", 0, 98, None, b"{"), envelope(2, 1), envelope(1, 2)]
     batch = parse_batch(raws)
     assert [(key, [(c.order_id, c.version) for c in group]) for key, group in batch.changes] == [
         ("0", [(1, 1), (2, 1), (1, 2)]),

@@ -35,63 +35,25 @@ json_scalars = (
 )
 json_values = st.recursive(
     json_scalars,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
+                                                                max_size=4),
     max_leaves=12,
 )
 
 # Values that are valid for some field, and the near misses around them.
 tricky_text = st.sampled_from(
     [
-        "",
-        " ",
-        "PAID",
-        "paid",
-        "PENDING ",
-        "USD",
-        "usd",
-        "US",
-        "USDX",
-        "EU€",
-        "12.50",
-        "12.5",
-        "12.505",
-        "-1.00",
-        "1e3",
-        "1E+999999999",
-        "1e-999999999",
-        "NaN",
-        "sNaN",
-        "Infinity",
-        "-0",
-        "0.00",
-        "9" * 400,
-        "2026-11-25T10:00:00",
-        "2026-11-25T10:00:00+00:00",
-        "2026-11-25T10:00:00Z",
-        "0001-01-01T00:00:00+01:00",
-        "9999-12-31T23:59:59-01:00",
-        "0001-01-01T00:00:00",
-        "9999-12-31T23:59:59.999999",
-        "2026-13-01",
-        "\x00",
+        "", " ", "PAID", "paid", "PENDING ", "USD", "usd", "US", "USDX", "EU€",
+        "12.50", "12.5", "12.505", "-1.00", "1e3", "1E+999999999", "1e-999999999", "NaN",
+        "sNaN", "Infinity", "-0", "0.00", "9" * 400,
+        "2026-11-25T10:00:00", "2026-11-25T10:00:00+00:00", "2026-11-25T10:00:00Z",
+        "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00",
+        "9999-12-31T23:59:59.999999", "2026-13-01", "\x00",
     ]
 )
 tricky_ints = st.sampled_from(
-    [
-        0,
-        1,
-        -1,
-        2**31,
-        2**53 + 1,
-        2**63 - 1,
-        -(2**63),
-        2**64 - 1,
-        253402300799999999,
-        253402300800000000,
-        -62135596800000000,
-        -62135596800000001,
-    ]
+    [0, 1, -1, 2**31, 2**53 + 1, 2**63 - 1, -(2**63), 2**64 - 1,
+     253402300799999999, 253402300800000000, -62135596800000000, -62135596800000001]
 )
 field_value = tricky_text | tricky_ints | json_values
 
@@ -190,34 +152,13 @@ def test_json_shaped_like_envelopes(document: Any) -> None:
     [
         {"op": [], "source": {"ts_ms": 1}},  # an unhashable op
         {"op": {"c": 1}, "source": {"ts_ms": 1}},
-        {
-            "op": "c",
-            "source": {"ts_ms": 1},
-            "after": {
-                "id": 1,
-                "customer_id": 1,
-                "status": "PAID",
-                "total_amount": "1.00",
-                "currency": "USD",
-                "version": 1,
-                "created_at": "0001-01-01T00:00:00+01:00",
-                "updated_at": 0,
-            },
-        },  # before year 1 once converted to UTC
-        {
-            "op": "c",
-            "source": {"ts_ms": 1},
-            "after": {
-                "id": 1,
-                "customer_id": 1,
-                "status": "PAID",
-                "total_amount": "1E+999999999",
-                "currency": "USD",
-                "version": 1,
-                "created_at": 0,
-                "updated_at": 0,
-            },
-        },
+        {"op": "c", "source": {"ts_ms": 1}, "after": {
+            "id": 1, "customer_id": 1, "status": "PAID", "total_amount": "1.00",
+            "currency": "USD", "version": 1, "created_at": "0001-01-01T00:00:00+01:00",
+            "updated_at": 0}},  # before year 1 once converted to UTC
+        {"op": "c", "source": {"ts_ms": 1}, "after": {
+            "id": 1, "customer_id": 1, "status": "PAID", "total_amount": "1E+999999999",
+            "currency": "USD", "version": 1, "created_at": 0, "updated_at": 0}},
     ],
 )
 def test_found_by_fuzzing(document: dict[str, Any]) -> None:
@@ -230,10 +171,7 @@ def test_coverage_guided_fuzzing_with_atheris(tmp_path: Path) -> None:
     harness = Path(__file__).with_name("cdc_atheris.py")
     result = subprocess.run(  # a crashing input is written to tmp_path, shown in the output
         [sys.executable, str(harness), "-runs=100000", "-seed=1", f"-artifact_prefix={tmp_path}/"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+        capture_output=True, text=True, timeout=300, check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Done 100000 runs" in result.stderr, result.stderr[-2000:]

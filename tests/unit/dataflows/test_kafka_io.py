@@ -217,8 +217,8 @@ def test_source_never_blocks_and_an_empty_partition_waits_the_idle_interval() ->
     assert part.next_batch() == []
     awake = part.next_awake()
     assert awake is not None
-    assert (
-        before + timedelta(milliseconds=5) <= awake <= datetime.now(UTC) + timedelta(milliseconds=5)
+    assert before + timedelta(milliseconds=5) <= awake <= datetime.now(UTC) + timedelta(
+        milliseconds=5
     )
     consumer.messages = [FakeMessage(b"k", b"v", 1)]
     assert len(part.next_batch()) == 1

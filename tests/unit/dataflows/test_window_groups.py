@@ -70,4 +70,6 @@ def test_windows_made_due_by_a_group_close_at_its_end() -> None:
     windows.on_event(T0 + timedelta(seconds=5), 1, NOW, settle=False)
     outcome = windows.on_event(T0 + timedelta(seconds=75), 2, NOW, settle=False)
     assert outcome.results == []  # [00:00, 00:01) is due but left open
-    assert windows.on_tick(NOW) == [WindowResult(T0, T0 + timedelta(minutes=1), 1, 1)]
+    assert windows.on_tick(NOW) == [
+        WindowResult(T0, T0 + timedelta(minutes=1), 1, 1)
+    ]

@@ -208,9 +208,7 @@ IDLE = timedelta(seconds=30)
 
 def aligned_windows() -> EventTimeWindows[int, int]:
     spec = WindowSpec(
-        MINUTE,
-        allowed_lateness=timedelta(seconds=10),
-        retention=timedelta(hours=1),
+        MINUTE, allowed_lateness=timedelta(seconds=10), retention=timedelta(hours=1),
         partition_idle=IDLE,
     )
     return EventTimeWindows(spec, SUM)
@@ -229,7 +227,9 @@ def test_a_partition_whose_last_change_for_the_key_is_old_history_goes_idle() ->
     assert w.on_tick(DRAIN + IDLE) == [result(0, 1, 1)]
     assert w.next_wake() == DRAIN + timedelta(seconds=65)
     live = at(3600)
-    assert w.on_tick(DRAIN + timedelta(seconds=65)) == [WindowResult(live, live + MINUTE, 10, 1)]
+    assert w.on_tick(DRAIN + timedelta(seconds=65)) == [
+        WindowResult(live, live + MINUTE, 10, 1)
+    ]
 
 
 def test_an_idle_partition_is_excluded_only_while_it_sends_nothing() -> None:
