@@ -5,7 +5,7 @@ Pure: no bytewax, no confluent_kafka. Per-order state is keyed by bucket of orde
 each, state is per window).
 
 The steps pass **groups**, not single changes: Bytewax charges for each item a step handles
-and, in a keyed step, for each key it wakes (docs/dataflow.md, Throughput). So one call
+and, in a keyed step, for each key it wakes (docs/dataflow.md, Steps). So one call
 parses a whole input batch and groups its changes by bucket (:func:`parse_batch`); a bucket
 tracks its group in one activation; and the tracked changes of a batch reach each window key
 as one group (:func:`revenue_groups`, :func:`transition_groups`). Order within a key is kept,
@@ -39,7 +39,7 @@ class Timed(Value, Generic[V], frozen=True):
     event_time: datetime
     value: V
     raw: RawChange
-    channel: int = 0
+    channel: int
 
 
 def channel(partition: int, route: int) -> int:

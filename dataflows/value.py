@@ -5,7 +5,7 @@ records (the raw record, its images, the change, the tracked change, the output 
 As ``NamedTuple`` classes each cost ~300 ns to build and ~20 ns per field read: CPython 3.11
 does not specialize a named field's descriptor, and a profile of the bench drain put ~13 % of
 the dataflow's CPU in those reads. As ``msgspec.Struct`` classes (fields in slots, built in
-C) they cost ~50 ns to build and ~6 ns per field read (docs/dataflow.md, Throughput).
+C) they cost ~50 ns to build and ~6 ns per field read (docs/dataflow.md, Steps).
 
 They are never snapshotted (window and per-order state keep their own types), so changing
 them does not touch the recovery layout. ``gc=False``: they hold only values and other

@@ -126,7 +126,7 @@ def aggregate(retention: timedelta, time: TimeTestingGetter) -> WindowedAggregat
 
 def timed(seconds: float, value: int) -> Timed[int]:
     change = insert(img("PAID", 1, seconds))
-    return Timed(at(seconds), value, change.raw)
+    return Timed(at(seconds), value, change.raw, channel(change.raw.partition, 0))
 
 
 def test_windowed_aggregate_closes_on_notify_and_dead_letters_expired_changes() -> None:
