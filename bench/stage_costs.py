@@ -24,10 +24,10 @@ from dataflows.clock import Clock, frozen_clock
 from dataflows.dedupe import TrackedChange
 from dataflows.orders import REVENUE_FOLD, TRANSITIONS_FOLD, tune_gc, window_spec
 from dataflows.revenue import RevenueTotals
-from dataflows.routing import Group, Timed
+from dataflows.routing import Group, Partial
 from dataflows.settings import FlowConfig
 from dataflows.stateful import OrderTracker, WindowedAggregate
-from dataflows.transitions import TransitionSample, TransitionStats
+from dataflows.transitions import TransitionStats
 from dataflows.windows import EventTimeWindows, Fold, WindowSpec
 
 V = TypeVar("V")
@@ -58,8 +58,8 @@ def stage_seconds(raws: list[RawChange]) -> StageRun:
     spent = dict.fromkeys(STEPS, 0.0)
     outputs = dict.fromkeys(STEPS, 0)
     trackers: dict[str, OrderTracker] = {}
-    revenue: dict[str, WindowedAggregate[RevenueTotals, RevenueTotals]] = {}
-    transitions: dict[str, WindowedAggregate[TransitionSample, TransitionStats]] = {}
+    revenue: dict[str, WindowedAggregate[RevenueTotals]] = {}
+    transitions: dict[str, WindowedAggregate[TransitionStats]] = {}
     processed_at = records.iso(NOW)
     cpu = time.process_time
     for first in range(0, len(raws), BATCH):
@@ -81,13 +81,13 @@ def stage_seconds(raws: list[RawChange]) -> StageRun:
         outputs["dedupe_by_order"] += sum(len(group) for _, group in tracked)
         outputs["format_processed"] += len(processed)
 
-        revenue_groups = routing.revenue_groups(tracked)
+        revenue_groups = routing.revenue_groups(tracked, spec)
         spent["revenue_by_currency"] += (started := cpu()) - done
-        transition_groups = routing.transition_groups(tracked)
+        transition_groups = routing.transition_groups(tracked, spec)
         spent["transitions_by_pair"] += (done := cpu()) - started
 
-        outputs["revenue_by_currency"] += sum(len(values) for _, values in revenue_groups)
-        outputs["transitions_by_pair"] += sum(len(values) for _, values in transition_groups)
+        outputs["revenue_by_currency"] += _inputs(revenue_groups)
+        outputs["transitions_by_pair"] += _inputs(transition_groups)
 
         outputs["window_revenue"] += _apply(
             revenue, revenue_groups, lambda: _aggregate("revenue", spec, REVENUE_FOLD, clock)
@@ -102,26 +102,29 @@ def stage_seconds(raws: list[RawChange]) -> StageRun:
     return StageRun(spent, outputs)
 
 
-def _aggregate(
-    name: str, spec: WindowSpec, fold: Fold[V, A], clock: Clock
-) -> WindowedAggregate[V, A]:
+def _inputs(groups: list[Group[Partial[A]]]) -> int:
+    """How many changes the partials of ``groups`` fold."""
+    return sum(len(part.raws) for _, parts in groups for part in parts)
+
+
+def _aggregate(name: str, spec: WindowSpec, fold: Fold[A, A], clock: Clock) -> WindowedAggregate[A]:
     return WindowedAggregate(name, EventTimeWindows(spec, fold), clock)
 
 
 def _apply(
-    aggregates: dict[str, WindowedAggregate[V, A]],
-    groups: list[Group[Timed[V]]],
-    new_aggregate: Callable[[], WindowedAggregate[V, A]],
+    aggregates: dict[str, WindowedAggregate[A]],
+    groups: list[Group[Partial[A]]],
+    new_aggregate: Callable[[], WindowedAggregate[A]],
 ) -> int:
-    """Each key's group through its window step's logic; returns how many values went into
+    """Each key's group through its window step's logic; returns how many changes went into
     a window (the rest came out as ``window_expired`` dead letters)."""
     applied = 0
-    for key, values in groups:
+    for key, parts in groups:
         aggregate = aggregates.get(key)
         if aggregate is None:
             aggregate = aggregates[key] = new_aggregate()
-        out, _ = aggregate.on_item(values)
-        applied += len(values) - sum(isinstance(item, DeadLetter) for item in out)
+        out, _ = aggregate.on_item(parts)
+        applied += _inputs([(key, parts)]) - sum(isinstance(item, DeadLetter) for item in out)
     return applied
 
 

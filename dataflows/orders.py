@@ -31,7 +31,7 @@ from dataflows.dedupe import TrackedChange
 from dataflows.eviction import IDLE_CHECK, IdleCheck, SweepSchedule
 from dataflows.records import OutRecord
 from dataflows.revenue import RevenueTotals
-from dataflows.routing import Group, ParsedBatch, Timed
+from dataflows.routing import Group, ParsedBatch, Partial
 from dataflows.settings import (
     METRICS_PORT_VARIABLE,
     DataflowSettings,
@@ -40,15 +40,16 @@ from dataflows.settings import (
     bytewax_process_id,
 )
 from dataflows.stateful import IdleSweep, OrderTracker, WindowedAggregate
-from dataflows.transitions import TransitionSample, TransitionStats
+from dataflows.transitions import TransitionStats
 from dataflows.windows import EventTimeWindows, Fold, WindowResult, WindowSpec, WindowsState
 from orderstream.knobs import SettingsError
 
 X = TypeVar("X")
 
-REVENUE_FOLD: Fold[RevenueTotals, RevenueTotals] = Fold(revenue.initialize, revenue.agg)
-TRANSITIONS_FOLD: Fold[TransitionSample, TransitionStats] = Fold(
-    transitions.initialize, transitions.agg
+# Windows receive a batch's inputs already folded (routing.Partial), so they merge totals.
+REVENUE_FOLD: Fold[RevenueTotals, RevenueTotals] = Fold(revenue.initialize, revenue.merge)
+TRANSITIONS_FOLD: Fold[TransitionStats, TransitionStats] = Fold(
+    transitions.initialize, transitions.merge
 )
 
 
@@ -87,12 +88,12 @@ def build_flow(
 
     def window_revenue(
         state: WindowsState[RevenueTotals] | None,
-    ) -> WindowedAggregate[RevenueTotals, RevenueTotals]:
+    ) -> WindowedAggregate[RevenueTotals]:
         return WindowedAggregate("revenue", EventTimeWindows(spec, REVENUE_FOLD, state), clock)
 
     def window_transitions(
         state: WindowsState[TransitionStats] | None,
-    ) -> WindowedAggregate[TransitionSample, TransitionStats]:
+    ) -> WindowedAggregate[TransitionStats]:
         windows = EventTimeWindows(spec, TRANSITIONS_FOLD, state)
         return WindowedAggregate("transitions", windows, clock)
 
@@ -126,14 +127,14 @@ def build_flow(
     processed = op.flat_map_batch("format_processed", tracked, processed_records)
     op.output("write_processed", processed, sinks.processed)
 
-    revenue_groups = functools.partial(routing.revenue_groups, route=route)
+    revenue_groups = functools.partial(routing.revenue_groups, spec=spec, route=route)
     by_currency = op.flat_map_batch("revenue_by_currency", tracked, revenue_groups)
     _tap("count_revenue", by_currency, _count_revenue)
     revenue_out = op.stateful("window_revenue", by_currency, window_revenue)
     revenue_records = op.filter_map("format_revenue", revenue_out, _revenue_record)
     op.output("write_revenue", revenue_records, sinks.revenue)
 
-    transition_groups = functools.partial(routing.transition_groups, route=route)
+    transition_groups = functools.partial(routing.transition_groups, spec=spec, route=route)
     by_pair = op.flat_map_batch("transitions_by_pair", tracked, transition_groups)
     _tap("count_transitions", by_pair, _count_transitions)
     transitions_out = op.stateful("window_transitions", by_pair, window_transitions)
@@ -278,17 +279,15 @@ def _transitions_counter(pair: str) -> Counter:
     return metrics.STATUS_TRANSITIONS.labels(from_status, to_status)
 
 
-def _count_revenue(batch: list[Group[Timed[RevenueTotals]]]) -> None:
+def _count_revenue(batch: list[Group[Partial[RevenueTotals]]]) -> None:
     for currency, group in batch:
-        gross = sum((timed.value.gross for timed in group), revenue.ZERO)
-        refunds = sum((timed.value.refunds for timed in group), revenue.ZERO)
-        adjustments = sum((timed.value.adjustments for timed in group), revenue.ZERO)
-        metrics.count_revenue(currency, gross, refunds, adjustments)
+        totals = revenue.total([part.value for part in group])
+        metrics.count_revenue(currency, totals.gross, totals.refunds, totals.adjustments)
 
 
-def _count_transitions(batch: list[Group[Timed[TransitionSample]]]) -> None:
+def _count_transitions(batch: list[Group[Partial[TransitionStats]]]) -> None:
     for pair, group in batch:
-        _transitions_counter(pair).inc(len(group))
+        _transitions_counter(pair).inc(sum(part.value.count for part in group))
 
 
 def _count_dead_letters(batch: list[DeadLetter]) -> None:

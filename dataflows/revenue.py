@@ -10,6 +10,7 @@ and commutative), so totals do not depend on arrival order or on which changes w
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -91,3 +92,17 @@ def merge(a: RevenueTotals, b: RevenueTotals) -> RevenueTotals:
 
 #: Adding one change's contribution is merging it.
 agg = merge
+
+
+def total(contributions: Sequence[RevenueTotals]) -> RevenueTotals:
+    """The sum of many contributions (a batch's for one window), without a totals object per
+    addition: what ``merge`` over them gives."""
+    if len(contributions) == 1:
+        return contributions[0]
+    return RevenueTotals(
+        gross=sum((c.gross for c in contributions), ZERO),
+        refunds=sum((c.refunds for c in contributions), ZERO),
+        adjustments=sum((c.adjustments for c in contributions), ZERO),
+        paid_count=sum(c.paid_count for c in contributions),
+        refund_count=sum(c.refund_count for c in contributions),
+    )

@@ -7,9 +7,11 @@ each, state is per window).
 The steps pass **groups**, not single changes: Bytewax charges for each item a step handles
 and, in a keyed step, for each key it wakes (docs/dataflow.md, Steps). So one call
 parses a whole input batch and groups its changes by bucket (:func:`parse_batch`); a bucket
-tracks its group in one activation; and the tracked changes of a batch reach each window key
-as one group (:func:`revenue_groups`, :func:`transition_groups`). Order within a key is kept,
-so every rule sees the same sequence as one item at a time.
+tracks its group in one activation, in order, so every per-order rule sees the same sequence
+as one item at a time. The window inputs of a batch are folded before they reach their key
+(:func:`revenue_groups`, :func:`transition_groups`): one :class:`Partial` per window and input
+channel, so a window key applies a batch in a few steps instead of one per change, and with
+several processes few small items cross between them (docs/dataflow.md, Windows).
 """
 
 from __future__ import annotations
@@ -23,22 +25,28 @@ from dataflows.cdc import DeadLetter, OrderChange, RawChange, parse_change
 from dataflows.dedupe import TrackedChange
 from dataflows.order_buckets import bucket_key
 from dataflows.revenue import RevenueTotals
-from dataflows.transitions import TransitionSample
+from dataflows.transitions import TransitionSample, TransitionStats
+from dataflows.utc import EPOCH
 from dataflows.value import Value
+from dataflows.windows import WindowSpec
 
 V = TypeVar("V")
+A = TypeVar("A")
 
 #: ``(state key, items in arrival order)``: what a keyed step gets in one item.
 Group = tuple[str, list[V]]
 
 
-class Timed(Value, Generic[V], frozen=True):
-    """A value for a window, with its event time, the record it came from and the input
-    channel it reaches the window key by (:func:`channel`)."""
+class Partial(Value, Generic[A], frozen=True):
+    """The window inputs of one batch for one key, one window and one input channel
+    (:func:`channel`), folded into ``value``; what a window key applies in one step."""
 
+    #: The highest event time among them: it places the window and moves the channel's
+    #: watermark as far as the changes one at a time would have.
     event_time: datetime
-    value: V
-    raw: RawChange
+    value: A
+    #: The records they came from, in arrival order: dead letters if the window expired.
+    raws: list[RawChange]
     channel: int
 
 
@@ -88,19 +96,19 @@ def parse_batch(raws: Sequence[RawChange]) -> ParsedBatch:
 
 
 def revenue_groups(
-    tracked_groups: Iterable[Group[TrackedChange]], route: int = 0
-) -> list[Group[Timed[RevenueTotals]]]:
-    """``(currency, contribution)`` of every tracked change that touches money, grouped by
-    currency; ``route``: the process that tracked them (:func:`channel`)."""
-    return _grouped(tracked_groups, _revenue_keyed, route)
+    tracked_groups: Iterable[Group[TrackedChange]], spec: WindowSpec, route: int = 0
+) -> list[Group[Partial[RevenueTotals]]]:
+    """The revenue of every tracked change that touches money, by currency, folded per window
+    of ``spec`` and input channel; ``route``: the process that tracked them (:func:`channel`)."""
+    return _partials(tracked_groups, _revenue_keyed, revenue.total, spec, route)
 
 
 def transition_groups(
-    tracked_groups: Iterable[Group[TrackedChange]], route: int = 0
-) -> list[Group[Timed[TransitionSample]]]:
-    """``(FROM|TO, sample)`` of every status change, grouped by pair; ``route`` as for
+    tracked_groups: Iterable[Group[TrackedChange]], spec: WindowSpec, route: int = 0
+) -> list[Group[Partial[TransitionStats]]]:
+    """The samples of every status change, by ``FROM|TO`` pair, folded as for
     :func:`revenue_groups`."""
-    return _grouped(tracked_groups, _transition_keyed, route)
+    return _partials(tracked_groups, _transition_keyed, transitions.stats, spec, route)
 
 
 def _revenue_keyed(tracked: TrackedChange) -> tuple[str, RevenueTotals] | None:
@@ -113,19 +121,47 @@ def _transition_keyed(tracked: TrackedChange) -> tuple[str, TransitionSample] | 
     return None if sample is None else (sample.pair, sample)
 
 
-def _grouped(
+class _Pending(Generic[V]):
+    """A :class:`Partial` being collected."""
+
+    __slots__ = ("latest", "raws", "values")
+
+    def __init__(self, latest: datetime) -> None:
+        self.values: list[V] = []
+        self.raws: list[RawChange] = []
+        self.latest = latest
+
+
+def _partials(
     tracked_groups: Iterable[Group[TrackedChange]],
     keyed_value: Callable[[TrackedChange], tuple[str, V] | None],
+    fold: Callable[[Sequence[V]], A],
+    spec: WindowSpec,
     route: int,
-) -> list[Group[Timed[V]]]:
-    grouped: dict[str, list[Timed[V]]] = {}
+) -> list[Group[Partial[A]]]:
+    pending: dict[tuple[str, datetime, int], _Pending[V]] = {}
+    start = end = EPOCH  # the window of the last change: consecutive ones mostly share it
     for _, group in tracked_groups:
         for tracked in group:
             keyed = keyed_value(tracked)
-            if keyed is not None:
-                change = tracked.change
-                raw = change.raw
-                # The event time is the row's updated_at.
-                timed = Timed(change.image.updated_at, keyed[1], raw, channel(raw.partition, route))
-                grouped.setdefault(keyed[0], []).append(timed)
-    return list(grouped.items())
+            if keyed is None:
+                continue
+            change = tracked.change
+            raw = change.raw
+            event_time = change.image.updated_at  # the row's updated_at
+            if not start <= event_time < end:
+                start = spec.start_of(event_time)
+                end = start + spec.length
+            slot = (keyed[0], start, channel(raw.partition, route))
+            collecting = pending.get(slot)
+            if collecting is None:
+                collecting = pending[slot] = _Pending(event_time)
+            elif event_time > collecting.latest:
+                collecting.latest = event_time
+            collecting.values.append(keyed[1])
+            collecting.raws.append(raw)
+    by_key: dict[str, list[Partial[A]]] = {}
+    for (key, _, route_channel), collected in pending.items():  # in order of first arrival
+        part = Partial(collected.latest, fold(collected.values), collected.raws, route_channel)
+        by_key.setdefault(key, []).append(part)
+    return list(by_key.items())

@@ -14,11 +14,10 @@ from dataflows.clock import Clock
 from dataflows.dedupe import TrackedChange
 from dataflows.eviction import IdleCheck, SweepSchedule
 from dataflows.order_buckets import BucketState, OrderBucket
-from dataflows.routing import Timed
+from dataflows.routing import Partial
 from dataflows.utc import micros
 from dataflows.windows import EventTimeWindows, WindowResult, WindowsState
 
-V = TypeVar("V")
 A = TypeVar("A")
 
 
@@ -105,16 +104,17 @@ class IdleSweep(
 
 
 class WindowedAggregate(
-    StatefulLogic[list[Timed[V]], WindowResult[A] | DeadLetter, WindowsState[A]],
-    Generic[V, A],
+    StatefulLogic[list[Partial[A]], WindowResult[A] | DeadLetter, WindowsState[A]],
+    Generic[A],
 ):
     """Per aggregate key: event-time windows with late corrections (see windows.py).
 
-    Emits each window's complete totals when it closes and again after each late change; a
-    change too late to correct its window comes out as a ``window_expired`` dead letter.
+    Emits each window's complete totals when it closes and again after each late batch of
+    changes (one :class:`~dataflows.routing.Partial`); a change too late to correct its
+    window comes out as a ``window_expired`` dead letter.
     """
 
-    def __init__(self, aggregate: str, windows: EventTimeWindows[V, A], clock: Clock) -> None:
+    def __init__(self, aggregate: str, windows: EventTimeWindows[A, A], clock: Clock) -> None:
         self._aggregate = aggregate
         metrics.LATE_EVENTS.labels(aggregate)  # exported at 0 from the start, for increase()
         self._windows = windows
@@ -122,23 +122,22 @@ class WindowedAggregate(
         windows.on_resume(clock.now())  # a new key has no partitions yet: nothing to do
 
     def on_item(
-        self, values: list[Timed[V]]
+        self, parts: list[Partial[A]]
     ) -> tuple[Iterable[WindowResult[A] | DeadLetter], bool]:
-        """``values``: the key's changes of one input batch, in arrival order."""
+        """``parts``: the key's window inputs of one input batch, in order of arrival."""
         now = self._clock.now()
         windows = self._windows
         out: list[WindowResult[A] | DeadLetter] = []
         late = 0
-        for value in values:
-            outcome = windows.on_event(
-                value.event_time, value.value, now, value.channel, settle=False
-            )
+        for part in parts:
+            outcome = windows.on_event(part.event_time, part.value, now, part.channel, settle=False)
             out.extend(outcome.results)
             if outcome.late:
-                late += 1
+                late += len(part.raws)
                 if outcome.expired:
-                    start = windows.spec.start_of(value.event_time)
-                    out.append(records.expired_change(value.raw, start, self._aggregate))
+                    start = windows.spec.start_of(part.event_time)
+                    expired = records.expired_change
+                    out.extend(expired(raw, start, self._aggregate) for raw in part.raws)
         out.extend(windows.on_tick(now))  # what the group made due
         if late:
             metrics.LATE_EVENTS.labels(self._aggregate).inc(late)

@@ -47,6 +47,18 @@ def _pack(duration_ms: int) -> bytes:
     return duration_ms.to_bytes(_SAMPLE_BYTES, "little", signed=True)
 
 
+def _pack_all(durations_ms: Sequence[int]) -> bytes:
+    values = array("q", durations_ms)
+    if sys.byteorder != "little":
+        values.byteswap()
+    return values.tobytes()
+
+
+def _chunked(packed: bytes) -> tuple[bytes, ...]:
+    size = CHUNK * _SAMPLE_BYTES
+    return tuple(packed[i : i + size] for i in range(0, len(packed), size))
+
+
 def _unpack(chunks: Sequence[bytes]) -> list[int]:
     values = array("q", b"".join(chunks))
     if sys.byteorder != "little":
@@ -64,10 +76,7 @@ class TransitionStats:
 
     @classmethod
     def of(cls, count: int, untimed_count: int, durations_ms: Sequence[int]) -> TransitionStats:
-        packed = b"".join(_pack(d) for d in durations_ms)
-        size = CHUNK * _SAMPLE_BYTES
-        chunks = tuple(packed[i : i + size] for i in range(0, len(packed), size))
-        return cls(count, untimed_count, chunks)
+        return cls(count, untimed_count, _chunked(_pack_all(durations_ms)))
 
     @property
     def durations_ms(self) -> tuple[int, ...]:
@@ -125,10 +134,20 @@ def agg(stats: TransitionStats, item: TransitionSample) -> TransitionStats:
     return stats.with_duration(item.duration_ms)
 
 
+def stats(samples: Sequence[TransitionSample]) -> TransitionStats:
+    """The stats of many samples (a batch's for one window): what ``agg`` over them gives."""
+    durations = [s.duration_ms for s in samples if s.duration_ms is not None]
+    return TransitionStats.of(len(samples), len(samples) - len(durations), durations)
+
+
 def merge(a: TransitionStats, b: TransitionStats) -> TransitionStats:
-    return TransitionStats.of(
-        a.count + b.count, a.untimed_count + b.untimed_count, a.durations_ms + b.durations_ms
-    )
+    """``b``'s durations are appended to ``a``'s: only ``a``'s last, partly filled chunk is
+    copied, so adding a batch's stats to a large window costs the batch, not the window."""
+    count, untimed = a.count + b.count, a.untimed_count + b.untimed_count
+    if not b.chunks or not a.chunks:
+        return TransitionStats(count, untimed, a.chunks or b.chunks)
+    *full, last = a.chunks
+    return TransitionStats(count, untimed, (*full, *_chunked(last + b"".join(b.chunks))))
 
 
 def nearest_rank(sorted_values: Sequence[int], percentile: int) -> int:

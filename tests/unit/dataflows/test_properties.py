@@ -77,7 +77,7 @@ def pipeline(log: list[OrderChange]) -> dict[str, Any]:
     memories: dict[int, OrderMemory | None] = {}
     processed = []
     revenue_windows: dict[str, EventTimeWindows[RevenueTotals, RevenueTotals]] = {}
-    transition_windows: dict[str, EventTimeWindows[TransitionSample, TransitionStats]] = {}
+    transition_windows: dict[str, EventTimeWindows[TransitionStats, TransitionStats]] = {}
     emitted: list[tuple[str, object]] = []
     for change_ in log:
         memory, tracked = track(memories.get(change_.order_id), change_, NOW)
@@ -86,16 +86,16 @@ def pipeline(log: list[OrderChange]) -> dict[str, Any]:
             continue
         processed.append(processed_order(tracked, NOW))
         group = [(str(change_.order_id), [tracked])]
-        for currency, [item] in routing.revenue_groups(group):
+        for currency, [item] in routing.revenue_groups(group, SPEC):
             rw = revenue_windows.setdefault(
-                currency, EventTimeWindows(SPEC, Fold(revenue.initialize, revenue.agg))
+                currency, EventTimeWindows(SPEC, Fold(revenue.initialize, revenue.merge))
             )
             emitted += [
                 (currency, r) for r in rw.on_event(item.event_time, item.value, NOW).results
             ]
-        for pair, [sample] in routing.transition_groups(group):
+        for pair, [sample] in routing.transition_groups(group, SPEC):
             tw = transition_windows.setdefault(
-                pair, EventTimeWindows(SPEC, Fold(transitions.initialize, transitions.agg))
+                pair, EventTimeWindows(SPEC, Fold(transitions.initialize, transitions.merge))
             )
             emitted += [
                 (pair, r) for r in tw.on_event(sample.event_time, sample.value, NOW).results

@@ -139,3 +139,37 @@ def test_durations_survive_packing_at_the_extremes() -> None:
     stats = TransitionStats.of(len(extremes), 0, extremes)
     assert stats.durations_ms == extremes
     assert summarize(stats).max_ms == 400 * 24 * 3600 * 1000
+
+
+def sample(ms: int | None) -> TransitionSample:
+    return TransitionSample(OrderStatus.PAID, OrderStatus.SHIPPED, ms)
+
+
+@pytest.mark.parametrize(
+    "sizes", [[1], [3, 0, 2], [transitions.CHUNK - 1, 2, transitions.CHUNK * 2 + 5]]
+)
+def test_a_batch_folded_then_merged_is_the_same_as_one_sample_at_a_time(sizes: list[int]) -> None:
+    """Windows get a batch's samples as one ``stats`` and merge it (routing.Partial)."""
+    one_by_one, merged = transitions.initialize(), transitions.initialize()
+    value = 0
+    for size in sizes:
+        batch = [sample(None if i % 7 == 3 else (value := value + 13) % 5000) for i in range(size)]
+        for item in batch:
+            one_by_one = transitions.agg(one_by_one, item)
+        merged = transitions.merge(merged, transitions.stats(batch))
+    assert merged == one_by_one  # same counts and the same chunks, byte for byte
+    assert all(len(c) == transitions.CHUNK * 8 for c in merged.chunks[:-1])
+
+
+def test_revenue_total_of_a_batch_is_the_fold_of_its_contributions() -> None:
+    parts = [
+        RevenueTotals(gross=D("9.99"), paid_count=1),
+        RevenueTotals(refunds=D("7.00"), refund_count=1),
+        RevenueTotals(adjustments=D("-0.01")),
+        RevenueTotals(gross=D("0.02"), paid_count=1),
+    ]
+    folded = revenue.initialize()
+    for part in parts:
+        folded = revenue.agg(folded, part)
+    assert revenue.total(parts) == folded == RevenueTotals(D("10.01"), D("7.00"), D("-0.01"), 2, 1)
+    assert revenue.total(parts[:1]) is parts[0]

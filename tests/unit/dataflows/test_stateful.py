@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
+import msgspec
 import pytest
 from bytewax.operators import StatefulLogic
 from bytewax.testing import TimeTestingGetter
@@ -14,7 +16,7 @@ from dataflows.clock import Clock
 from dataflows.dedupe import OrderMemory, TrackedChange
 from dataflows.eviction import IDLE_CHECK, SweepSchedule
 from dataflows.order_buckets import RecoveryLayoutError
-from dataflows.routing import Timed, channel, revenue_groups
+from dataflows.routing import Partial, channel, revenue_groups
 from dataflows.stateful import IdleSweep, OrderTracker, WindowedAggregate
 from dataflows.windows import EventTimeWindows, Fold, WindowResult, WindowSpec
 from orderstream.contract import OrderStatus
@@ -116,17 +118,20 @@ def test_idle_sweep_with_a_frozen_clock_schedules_nothing() -> None:
     assert sweep.notify_at() is None
 
 
-def aggregate(retention: timedelta, time: TimeTestingGetter) -> WindowedAggregate[int, int]:
-    spec = WindowSpec(timedelta(minutes=1), timedelta(seconds=10), retention)
+SPEC = WindowSpec(timedelta(minutes=1), timedelta(seconds=10), timedelta(hours=1))
+
+
+def aggregate(retention: timedelta, time: TimeTestingGetter) -> WindowedAggregate[int]:
+    spec = WindowSpec(SPEC.length, SPEC.allowed_lateness, retention)
     windows: EventTimeWindows[int, int] = EventTimeWindows(
         spec, Fold(lambda: 0, lambda t, v: t + v)
     )
     return WindowedAggregate("revenue", windows, Clock(now=time.get))
 
 
-def timed(seconds: float, value: int) -> Timed[int]:
+def timed(seconds: float, value: int) -> Partial[int]:
     change = insert(img("PAID", 1, seconds))
-    return Timed(at(seconds), value, change.raw, channel(change.raw.partition, 0))
+    return Partial(at(seconds), value, [change.raw], channel(change.raw.partition, 0))
 
 
 def test_windowed_aggregate_closes_on_notify_and_dead_letters_expired_changes() -> None:
@@ -193,10 +198,10 @@ def test_a_partition_tracked_by_two_processes_is_two_channels_and_nothing_is_lat
         time = TimeTestingGetter(NOW)
         logic = aggregate(timedelta(hours=1), time)
         fast, slow = channel(0, 0), channel(0, route_of_slow)
-        logic.on_item([Timed(at(1), 1, raw, fast), Timed(at(2), 1, raw, slow)])
-        logic.on_item([Timed(at(50), 1, raw, fast)])
+        logic.on_item([Partial(at(1), 1, [raw], fast), Partial(at(2), 1, [raw], slow)])
+        logic.on_item([Partial(at(50), 1, [raw], fast)])
         time.advance(timedelta(seconds=20))
-        out, _ = logic.on_item([Timed(at(5), 1, raw, slow)])
+        out, _ = logic.on_item([Partial(at(5), 1, [raw], slow)])
         return list(out)
 
     assert outputs(route_of_slow=1) == []  # the slow channel holds the window open
@@ -211,8 +216,42 @@ def test_a_partition_tracked_by_two_processes_is_two_channels_and_nothing_is_lat
 def test_window_inputs_carry_the_channel_of_their_partition_and_route() -> None:
     paid = update(img("PENDING", 1, 0), img("PAID", 2, 5))
     tracked = TrackedChange(paid, (), None)
-    [(currency, [timed_value])] = revenue_groups([("0", [tracked])], route=3)
+    [(currency, [timed_value])] = revenue_groups([("0", [tracked])], SPEC, route=3)
     assert currency == paid.image.currency
     assert timed_value.channel == channel(paid.raw.partition, 3) != paid.raw.partition
     assert channel(4, 0) == 4  # route 0 keeps the partition number (older snapshots)
     assert channel(4, 1) != channel(5, 1) and channel(4, 1) != channel(4, 2)
+
+
+def test_a_batch_reaches_a_window_key_folded_per_window_and_channel() -> None:
+    def paid(seconds: float, amount: str, partition: int) -> TrackedChange:
+        change = insert(img("PAID", 1, seconds, amount))
+        raw = msgspec.structs.replace(change.raw, partition=partition)
+        return TrackedChange(msgspec.structs.replace(change, raw=raw), (), None)
+
+    batch = [paid(5, "1.00", 0), paid(61, "2.00", 0), paid(9, "4.00", 1), paid(7, "8.00", 0)]
+    [(currency, parts)] = revenue_groups([("0", batch[:2]), ("1", batch[2:])], SPEC, route=1)
+    assert currency == "USD"
+    summary = [(p.event_time, p.value.gross, p.value.paid_count, p.channel) for p in parts]
+    assert summary == [  # in order of first arrival; each at its latest event time
+        (at(7), Decimal("9.00"), 2, channel(0, 1)),
+        (at(61), Decimal("2.00"), 1, channel(0, 1)),
+        (at(9), Decimal("4.00"), 1, channel(1, 1)),
+    ]
+    assert parts[0].raws == [batch[0].change.raw, batch[3].change.raw]
+
+
+def test_a_late_partial_counts_each_change_and_dead_letters_each_when_expired() -> None:
+    time = TimeTestingGetter(NOW)
+    logic = aggregate(timedelta(minutes=1), time)
+    logic.on_item([timed(30, 1)])
+    time.advance(timedelta(minutes=10))
+    logic.on_notify()  # closed, then dropped
+    late_before = REGISTRY.get_sample_value("orders_late_events_total", {"aggregate": "revenue"})
+    raws = [insert(img("PAID", 1, 31)).raw, insert(img("PAID", 1, 32)).raw]
+    out, _ = logic.on_item([Partial(at(32), 2, raws, channel(0, 0))])
+    assert [(d.reason, d.raw) for d in out if isinstance(d, DeadLetter)] == [
+        (Reason.WINDOW_EXPIRED, raw) for raw in raws
+    ]
+    late_after = REGISTRY.get_sample_value("orders_late_events_total", {"aggregate": "revenue"})
+    assert late_after == (late_before or 0) + 2
