@@ -16,6 +16,7 @@ between ``idle`` and ``idle + 2 slots`` after its last change, and the step keep
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -47,8 +48,8 @@ class SweepSchedule:
         return (now - EPOCH) // self.slot_length
 
     def slot_key(self, slot: int, state_key: str) -> str:
-        """The sweep key of ``state_key`` (a number) in ``slot``: ``<slot>|<shard>``."""
-        return _sweep_key(slot, int(state_key) % SHARDS)
+        """The sweep key of ``state_key`` in ``slot``: ``<slot>|<shard>``."""
+        return _sweep_key(slot, _shard(state_key))
 
     def entries(
         self, slot: int, state_keys: Iterable[str]
@@ -57,7 +58,7 @@ class SweepSchedule:
         shard (a batch of changes costs a few items, not one per change)."""
         shards: dict[int, list[str]] = {}
         for key in dict.fromkeys(state_keys):
-            shards.setdefault(int(key) % SHARDS, []).append(key)
+            shards.setdefault(_shard(key), []).append(key)
         return [(_sweep_key(slot, shard), (slot, tuple(keys))) for shard, keys in shards.items()]
 
     def check_at(self, slot: int) -> datetime:
@@ -70,3 +71,11 @@ class SweepSchedule:
 
 def _sweep_key(slot: int, shard: int) -> str:
     return f"{slot}|{shard}"
+
+
+def _shard(state_key: str) -> int:
+    """A bucket key's shard: a number (one worker) by its value, any other key by its CRC-32
+    (stable across runs, unlike ``hash``)."""
+    return (
+        int(state_key) % SHARDS if state_key.isdigit() else zlib.crc32(state_key.encode()) % SHARDS
+    )

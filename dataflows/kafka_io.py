@@ -41,8 +41,10 @@ from confluent_kafka.admin import AdminClient
 
 from dataflows import metrics
 from dataflows.cdc import RawChange
+from dataflows.order_buckets import ONE_WORKER
+from dataflows.placement import Placement
 from dataflows.records import OutRecord
-from dataflows.settings import BATCH_SIZE, PREFETCH_KBYTES
+from dataflows.settings import BATCH_SIZE, PREFETCH_KBYTES, RESET_COMMAND
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +102,6 @@ def producer_config(bootstrap_servers: str, delivery_timeout: timedelta) -> dict
     }
 
 
-#: The command that resets the dataflow's recovery state (docs/reliability.md).
-RESET_COMMAND = "orderstream stack reset-dataflow"
-
-
 def check_resume_offset(topic: str, partition: int, next_offset: int, low: int, high: int) -> None:
     """A recovered offset must lie within the topic's offsets ``[low, high]``; outside, the
     recovery state belongs to another life of the topic and resuming would fail or skip."""
@@ -127,6 +125,8 @@ class CdcSource(FixedPartitionedSource[RawChange, int]):
 
     ``idle_poll``: how long a partition that had nothing waits before it is polled again.
     ``prefetch_kbytes``: how much librdkafka may fetch ahead for each partition.
+    ``placement``: the run's workers; with one per process, a process lists only the
+    partitions whose per-order state it keeps (placement.py).
     """
 
     def __init__(
@@ -136,7 +136,9 @@ class CdcSource(FixedPartitionedSource[RawChange, int]):
         idle_poll: timedelta,
         batch_size: int = BATCH_SIZE[1],
         prefetch_kbytes: int = PREFETCH_KBYTES[1],
+        placement: Placement = ONE_WORKER,
     ) -> None:
+        self._placement = placement
         self._bootstrap_servers = bootstrap_servers
         self._prefetch_kbytes = prefetch_kbytes
         self._topic = topic
@@ -150,7 +152,9 @@ class CdcSource(FixedPartitionedSource[RawChange, int]):
         if topic is None or topic.error is not None:
             error = "unknown topic" if topic is None else topic.error.str()
             raise SourceError(f"cannot list partitions of topic {self._topic!r}: {error}")
-        return [f"{self._topic}-{index}" for index in sorted(topic.partitions)]
+        # With one worker per process, each process lists its own share (placement.py).
+        reads = self._placement.reads
+        return [f"{self._topic}-{index}" for index in sorted(topic.partitions) if reads(index)]
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> CdcPartition:
         topic, _, index = for_part.rpartition("-")

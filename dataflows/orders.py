@@ -29,6 +29,8 @@ from dataflows.cdc import DeadLetter, Op, OrderChange, RawChange
 from dataflows.clock import SYSTEM_CLOCK, Clock
 from dataflows.dedupe import TrackedChange
 from dataflows.eviction import IDLE_CHECK, IdleCheck, SweepSchedule
+from dataflows.order_buckets import ONE_WORKER
+from dataflows.placement import Placement
 from dataflows.records import OutRecord
 from dataflows.revenue import RevenueTotals
 from dataflows.routing import Group, ParsedBatch, Partial
@@ -36,8 +38,7 @@ from dataflows.settings import (
     METRICS_PORT_VARIABLE,
     DataflowSettings,
     FlowConfig,
-    bytewax_process_count,
-    bytewax_process_id,
+    bytewax_placement,
 )
 from dataflows.stateful import IdleSweep, OrderTracker, WindowedAggregate
 from dataflows.transitions import TransitionStats
@@ -66,14 +67,24 @@ def build_flow(
     sinks: Sinks,
     config: FlowConfig | None = None,
     clock: Clock = SYSTEM_CLOCK,
-    route: int = 0,
+    placement: Placement = ONE_WORKER,
 ) -> Dataflow:
-    """``route``: this process's index in a Bytewax cluster (routing.channel)."""
+    """``placement``: the run's workers and this process's index (placement.py; the index is
+    the route of :func:`dataflows.routing.channel`)."""
     config = config or FlowConfig()
     spec = window_spec(config)
+    route = placement.process_id
+
+    def parse_and_count(batch: list[RawChange]) -> list[ParsedBatch]:
+        parsed = routing.parse_batch(batch, placement)
+        metrics.EVENTS_IN.inc(parsed.read)
+        if parsed.tombstones:
+            metrics.TOMBSTONES.inc(parsed.tombstones)
+        return [parsed]
 
     def track_orders(state: Any) -> OrderTracker:
-        return OrderTracker(state, config.order_state_idle, clock, "dedupe_by_order")
+        idle = config.order_state_idle
+        return OrderTracker(state, idle, clock, "dedupe_by_order", placement.workers)
 
     sweep_schedule = SweepSchedule(config.order_state_idle)
 
@@ -108,7 +119,7 @@ def build_flow(
     flow = Dataflow("orders")
     raw = op.input("read_cdc", flow, source)
     # One item per input batch from here to the keyed steps: Bytewax charges per item.
-    parsed = op.flat_map_batch("parse_cdc", raw, _parse_and_count)
+    parsed = op.flat_map_batch("parse_cdc", raw, parse_and_count)
     invalid = op.flat_map("invalid_records", parsed, _dead_letters)
     # Per-order state lives in buckets of consecutive order ids (order_buckets.py); each
     # bucket gets its changes of a batch as one group.
@@ -164,13 +175,12 @@ def flow() -> Dataflow:
     shutdown.stop_on_sigterm()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    argv = sys.argv[1:]
+    placement = bytewax_placement(sys.argv[1:], os.environ)
     try:
-        settings = DataflowSettings.from_env(processes=bytewax_process_count(argv, os.environ))
+        settings = DataflowSettings.from_env(processes=placement.processes)
     except SettingsError as err:
         raise SystemExit(f"dataflows.orders: {err}") from None
-    process_id = bytewax_process_id(argv, os.environ)
-    _serve_metrics(settings, process_id)
+    _serve_metrics(settings, placement.process_id)
     tune_gc()
 
     # Imported here so that tests and tools can build flows without confluent_kafka.
@@ -190,8 +200,9 @@ def flow() -> Dataflow:
         settings.idle_poll,
         batch_size=settings.batch_size,
         prefetch_kbytes=settings.prefetch_kbytes,
+        placement=placement,
     )
-    return build_flow(source, sinks, settings.flow, route=process_id)
+    return build_flow(source, sinks, settings.flow, placement=placement)
 
 
 #: Young-generation threshold of the garbage collector (CPython's default is 700).
@@ -236,14 +247,6 @@ def _tap(step_id: str, up: Stream[X], count: Callable[[list[X]], None]) -> None:
         return []
 
     op.flat_map_batch(step_id, up, count_batch)
-
-
-def _parse_and_count(batch: list[RawChange]) -> list[ParsedBatch]:
-    parsed = routing.parse_batch(batch)
-    metrics.EVENTS_IN.inc(parsed.read)
-    if parsed.tombstones:
-        metrics.TOMBSTONES.inc(parsed.tombstones)
-    return [parsed]
 
 
 def _changes_by_bucket(parsed: ParsedBatch) -> list[Group[OrderChange]]:

@@ -23,7 +23,8 @@ from typing import Generic, TypeVar
 from dataflows import revenue, transitions
 from dataflows.cdc import DeadLetter, OrderChange, RawChange, parse_change
 from dataflows.dedupe import TrackedChange
-from dataflows.order_buckets import bucket_key
+from dataflows.order_buckets import ONE_WORKER, bucket_key
+from dataflows.placement import Placement
 from dataflows.revenue import RevenueTotals
 from dataflows.transitions import TransitionSample, TransitionStats
 from dataflows.utc import EPOCH
@@ -74,15 +75,16 @@ class ParsedBatch(Value, frozen=True):
     tombstones: int
 
 
-def parse_batch(raws: Sequence[RawChange]) -> ParsedBatch:
-    """Parse every record of a batch (:func:`dataflows.cdc.parse_change`, never raises)."""
+def parse_batch(raws: Sequence[RawChange], placement: Placement = ONE_WORKER) -> ParsedBatch:
+    """Parse every record of a batch (:func:`dataflows.cdc.parse_change`, never raises) and
+    group the changes by bucket key (:func:`~dataflows.order_buckets.bucket_key`)."""
     by_bucket: dict[str, list[OrderChange]] = {}
     dead_letters: list[DeadLetter] = []
     tombstones = 0
     for raw in raws:
         parsed = parse_change(raw)
         if isinstance(parsed, OrderChange):
-            key = bucket_key(parsed)
+            key = bucket_key(parsed, placement)
             group = by_bucket.get(key)
             if group is None:
                 by_bucket[key] = [parsed]

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from dataflows.placement import Placement
 from orderstream import knobs
 from orderstream.knobs import TopicNames, env_int
 
@@ -49,6 +50,8 @@ BATCH_SIZE = ("ORDERSTREAM_DATAFLOW_BATCH_SIZE", 2000)
 #: changes closed a window corrects it: 2000 gave 39 % corrections in a 2-process drain of
 #: 1 M changes (docs/dataflow.md, Scaling).
 MULTI_PROCESS_BATCH_SIZE = 500
+#: The command that resets the dataflow's recovery state (docs/reliability.md).
+RESET_COMMAND = "orderstream stack reset-dataflow"
 
 
 @dataclass(frozen=True)
@@ -134,3 +137,24 @@ def bytewax_process_count(argv: Sequence[str], env: Mapping[str, str]) -> int:
     known, _ = parser.parse_known_args(list(argv))
     raw = known.addresses if known.addresses is not None else env.get("BYTEWAX_ADDRESSES", "")
     return max(1, len([address for address in raw.split(";") if address.strip()]))
+
+
+def bytewax_workers_per_process(argv: Sequence[str], env: Mapping[str, str]) -> int:
+    """Workers per process (``-w/--workers-per-process`` or ``BYTEWAX_WORKERS_PER_PROCESS``,
+    as ``python -m bytewax.run`` reads them); 1 without one."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("-w", "--workers-per-process", type=int, default=None)
+    known, _ = parser.parse_known_args(list(argv))
+    if known.workers_per_process is not None:
+        return max(1, int(known.workers_per_process))
+    raw = env.get("BYTEWAX_WORKERS_PER_PROCESS", "").strip()
+    return max(1, int(raw)) if raw.isdigit() else 1
+
+
+def bytewax_placement(argv: Sequence[str], env: Mapping[str, str]) -> Placement:
+    """This run's workers as ``python -m bytewax.run`` will start them."""
+    return Placement(
+        processes=bytewax_process_count(argv, env),
+        workers_per_process=bytewax_workers_per_process(argv, env),
+        process_id=bytewax_process_id(argv, env),
+    )

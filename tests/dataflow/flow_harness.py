@@ -12,6 +12,7 @@ from bytewax.testing import TestingSource, cluster_main, run_main
 from dataflows.cdc import RawChange
 from dataflows.clock import Clock, frozen_clock
 from dataflows.orders import Sinks, build_flow
+from dataflows.placement import Placement
 from dataflows.records import OutRecord
 from dataflows.settings import FlowConfig
 
@@ -157,6 +158,7 @@ def run_flow(
         ),
         config,
         frozen_clock(NOW) if clock is None else clock,
+        Placement(workers_per_process=workers),  # keys placed as a run of that many workers
     )
     if workers == 1:
         run_main(flow, epoch_interval=timedelta(0))  # type: ignore[no-untyped-call]

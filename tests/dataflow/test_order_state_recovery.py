@@ -1,5 +1,6 @@
 """Per-order state through Bytewax's SQLite recovery: buckets survive a resume, and a
-recovery directory of the old one-key-per-order layout is refused with what to do."""
+recovery directory of the old one-key-per-order layout, or of a run with another number of
+workers, is refused with what to do."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from bytewax.testing import TestingSink, TestingSource, run_main
 
 from dataflows.clock import frozen_clock
 from dataflows.dedupe import OrderMemory
-from dataflows.order_buckets import ORDERS_PER_BUCKET
+from dataflows.order_buckets import ONE_WORKER, ORDERS_PER_BUCKET
 from dataflows.orders import Sinks, build_flow
+from dataflows.placement import Placement
 from dataflows.records import OutRecord
 from orderstream.contract import OrderStatus
 from tests.dataflow.flow_harness import CONFIG, NOW, T0, ChangeLog, row
@@ -27,13 +29,15 @@ from tests.dataflow.flow_harness import CONFIG, NOW, T0, ChangeLog, row
 OTHER = ORDERS_PER_BUCKET + 44  # an order in another bucket
 
 
-def _run(items: Iterable[Any], recovery: Path) -> tuple[list[OutRecord], list[OutRecord]]:
+def _run(
+    items: Iterable[Any], recovery: Path, placement: Placement = ONE_WORKER
+) -> tuple[list[OutRecord], list[OutRecord]]:
     processed: list[OutRecord] = []
     transitions: list[OutRecord] = []
     sinks = Sinks(
         TestingSink(processed), TestingSink([]), TestingSink(transitions), TestingSink([])
     )
-    flow = build_flow(TestingSource(items), sinks, CONFIG, frozen_clock(NOW))
+    flow = build_flow(TestingSource(items), sinks, CONFIG, frozen_clock(NOW), placement)
     run_main(flow, epoch_interval=timedelta(0), recovery_config=RecoveryConfig(str(recovery)))  # type: ignore[no-untyped-call]
     return processed, transitions
 
@@ -86,3 +90,18 @@ def test_a_recovery_directory_of_the_per_order_layout_is_refused(tmp_path: Path)
     # Bytewax rebuilds every stored key when it resumes: refused before any change.
     with pytest.raises(Exception, match="older layout.*reset-dataflow"):
         _run([record], tmp_path)
+
+
+def test_a_recovery_directory_of_another_number_of_workers_is_refused_by_name(
+    tmp_path: Path,
+) -> None:
+    init_db_dir(tmp_path, 1)  # type: ignore[no-untyped-call]
+    log = ChangeLog()
+    two_processes = Placement(processes=2, process_id=0)
+    first = [log.insert(row(12, "PENDING", "5.00", 1, T0))]
+    processed, _ = _run([*first, TestingSource.EOF()], tmp_path, two_processes)
+    assert len(processed) == 1
+    duplicate = [log.redeliver(first[0])]
+    assert _run(duplicate, tmp_path, two_processes)[0] == []  # resumed with its memory
+    with pytest.raises(Exception, match="2 Bytewax worker.*has 1.*BYTEWAX_WORKERS_PER_PROCESS"):
+        _run(duplicate, tmp_path)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pymysql
+import pytest
 import requests
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -201,10 +202,13 @@ def _events_in(settings: Settings) -> float:
     return metric_sum(text, "orders_events_in_total") or 0.0
 
 
-def test_two_processes_of_two_workers_reach_the_ground_truth(
-    settings: Settings, admin: AdminClient, tmp_path: Path
+@pytest.mark.parametrize("workers", [1, 2])
+def test_two_processes_reach_the_ground_truth(
+    settings: Settings, admin: AdminClient, tmp_path: Path, workers: int
 ) -> None:
-    """`-i/-a` processes with `-w` workers each: per-order state is keyed, so totals are right."""
+    """`-i/-a` processes with `-w` workers each: per-order state is keyed, so totals are right.
+    With one worker each, each process reads its own partitions and keeps their orders
+    (dataflows/placement.py); with two, Bytewax spreads partitions over the threads."""
     suffix = uuid.uuid4().hex[:8]
     topics = {
         "ORDERSTREAM_TOPIC_PROCESSED": f"test-{suffix}-processed",
@@ -219,7 +223,7 @@ def test_two_processes_of_two_workers_reach_the_ground_truth(
     cluster_ports = free_ports(2)
     env = {**os.environ, **topics, "ORDERSTREAM_DATAFLOW_METRICS_PORT": str(metrics_port)}
     addresses = ";".join(f"127.0.0.1:{p}" for p in cluster_ports)
-    run_flow = [sys.executable, "-m", "bytewax.run", "dataflows.orders", "-w", "2"]
+    run_flow = [sys.executable, "-m", "bytewax.run", "dataflows.orders", "-w", str(workers)]
     processes = [
         subprocess.Popen(
             [*run_flow, "-i", str(i), "-a", addresses],

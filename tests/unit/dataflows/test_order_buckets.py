@@ -99,3 +99,16 @@ def test_a_snapshot_of_the_per_order_layout_is_refused_by_name() -> None:
     with pytest.raises(RecoveryLayoutError, match="dedupe_by_order: .*older layout"):
         OrderBucket.restore(old, "dedupe_by_order")
     assert len(OrderBucket.restore(None, "dedupe_by_order")) == 0
+
+
+def test_a_bucket_of_a_run_of_several_workers_resumes_only_with_as_many() -> None:
+    bucket = OrderBucket(None, workers=2)
+    bucket.track(insert(img("PENDING", 1, 0)), NOW)
+    snapshot = pickle.loads(pickle.dumps(bucket.snapshot()))
+    assert OrderBucket.restore(snapshot, "dedupe_by_order", workers=2).memory(1) is not None
+    with pytest.raises(RecoveryLayoutError, match="2 Bytewax worker.*has 3.*-a/BYTEWAX_ADDR"):
+        OrderBucket.restore(snapshot, "dedupe_by_order", workers=3)
+    one = OrderBucket(None)
+    one.track(insert(img("PENDING", 1, 0)), NOW)
+    with pytest.raises(RecoveryLayoutError, match="1 Bytewax worker.*has 2.*reset-dataflow"):
+        OrderBucket.restore(one.snapshot(), "dedupe_by_order", workers=2)

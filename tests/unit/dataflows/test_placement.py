@@ -1,0 +1,44 @@
+"""dataflows.placement: which worker Bytewax routes a key to, and keys chosen for a worker.
+(tests/dataflow/test_placement.py checks the routing against Bytewax itself.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from dataflows.placement import Placement, key_on_worker, worker_of
+from dataflows.settings import bytewax_placement
+
+
+@pytest.mark.parametrize("workers", [2, 3, 4, 7])
+def test_a_key_chosen_for_a_worker_is_routed_there(workers: int) -> None:
+    for partition in range(6):
+        for bucket in range(50):
+            worker = partition % workers
+            key = key_on_worker(f"{partition}/{bucket}", worker, workers)
+            assert worker_of(key, workers) == worker
+            assert key == f"{partition}/{bucket}" or key.startswith(f"{partition}/{bucket}~")
+
+
+def test_keys_spread_over_workers_like_a_hash() -> None:
+    counts = [0, 0, 0]
+    for bucket in range(3000):
+        counts[worker_of(str(bucket), 3)] += 1
+    assert all(900 < count < 1100 for count in counts)
+
+
+def test_with_one_worker_per_process_each_process_reads_its_share_of_partitions() -> None:
+    second = Placement(processes=2, process_id=1)
+    assert [p for p in range(6) if second.reads(p)] == [1, 3, 5]
+    assert second.bucket_key(3, 12) == key_on_worker("3/12", 1, 2)
+    threads = Placement(processes=2, workers_per_process=2, process_id=1)
+    assert not threads.assigns_partitions and all(threads.reads(p) for p in range(6))
+    alone = Placement()
+    assert all(alone.reads(p) for p in range(6)) and alone.bucket_key(3, 12) == "12"
+
+
+def test_the_placement_is_read_as_bytewax_run_reads_its_arguments() -> None:
+    argv = ["dataflows.orders", "-w", "1", "-i", "1", "-a", "h:1;h:2;h:3"]
+    assert bytewax_placement(argv, {}) == Placement(processes=3, process_id=1)
+    env = {"BYTEWAX_WORKERS_PER_PROCESS": "2", "BYTEWAX_ADDRESSES": "h:1;h:2"}
+    assert bytewax_placement(["dataflows.orders"], env) == Placement(2, 2, 0)
+    assert bytewax_placement(["dataflows.orders"], {}) == Placement()
