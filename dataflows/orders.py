@@ -177,7 +177,7 @@ def flow() -> Dataflow:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     placement = bytewax_placement(sys.argv[1:], os.environ)
     try:
-        settings = DataflowSettings.from_env(processes=placement.processes)
+        settings = DataflowSettings.from_env(placement=placement)
     except SettingsError as err:
         raise SystemExit(f"dataflows.orders: {err}") from None
     _serve_metrics(settings, placement.process_id)

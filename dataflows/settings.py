@@ -41,15 +41,21 @@ IDLE_POLL_MS = ("ORDERSTREAM_DATAFLOW_IDLE_POLL_MS", 5)
 #: 65536 per consumer, is up to 64 MiB per partition). At least 1024, one fetch.
 PREFETCH_KBYTES = ("ORDERSTREAM_DATAFLOW_PREFETCH_KBYTES", 8192)
 #: The most records one input partition hands the dataflow at a time. Each batch goes through
-#: every step as one item and each sink confirms its records once per batch (a wait for the
-#: brokers' acks), so in a backlog bigger batches cost less per record; when the dataflow
-#: keeps up, a batch holds what arrived since the last poll, whatever the cap.
-BATCH_SIZE = ("ORDERSTREAM_DATAFLOW_BATCH_SIZE", 2000)
-#: The default with several processes. In a backlog their forwarding lags apart by more the
-#: bigger the batches, and a window key that first hears from a process after the other's
-#: changes closed a window corrects it: 2000 gave 39 % corrections in a 2-process drain of
-#: 1 M changes (docs/dataflow.md, Scaling).
-MULTI_PROCESS_BATCH_SIZE = 500
+#: every step as one item, each sink confirms its records once per batch (a wait for the
+#: brokers' acks) and each window key gets one partial per window (routing.Partial), so in a
+#: backlog bigger batches cost less per record (paired drains: 10000 ran 15-25 % faster than
+#: 2000; bench/README.md); when the dataflow keeps up, a batch holds what arrived since the
+#: last poll, whatever the cap.
+BATCH_SIZE = ("ORDERSTREAM_DATAFLOW_BATCH_SIZE", 10000)
+#: The default with several processes that each read their own partitions (placement.py):
+#: in paired 2-process drains 5000 was ahead of 10000.
+MULTI_PROCESS_BATCH_SIZE = 5000
+#: The default with several processes of several workers each, where Bytewax spreads the
+#: partitions and per-order state crosses between processes: their forwarding lags apart by
+#: more the bigger the batches, and a window key that first hears from a process after the
+#: other's changes closed a window corrects it (2000 gave 39 % corrections in a 2-process
+#: drain of 1 M changes; docs/dataflow.md, Scaling).
+SHARED_PARTITIONS_BATCH_SIZE = 500
 #: The command that resets the dataflow's recovery state (docs/reliability.md).
 RESET_COMMAND = "orderstream stack reset-dataflow"
 
@@ -78,8 +84,10 @@ class DataflowSettings:
     batch_size: int = BATCH_SIZE[1]
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, processes: int = 1) -> DataflowSettings:
-        """``processes``: how many Bytewax processes the run has (:func:`bytewax_process_count`)."""
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, placement: Placement | None = None
+    ) -> DataflowSettings:
+        """``placement``: the run's Bytewax workers (:func:`bytewax_placement`); one alone."""
         e = os.environ if env is None else env
         name, default = ORDER_STATE_IDLE_SECONDS
         idle = env_int(e, name, default, minimum=1)
@@ -93,8 +101,8 @@ class DataflowSettings:
         idle_poll_ms = env_int(e, name, default, minimum=0, maximum=1000)
         name, default = PREFETCH_KBYTES
         prefetch_kbytes = env_int(e, name, default, minimum=1024, maximum=2_097_151)
-        name, default = BATCH_SIZE
-        default = default if processes == 1 else MULTI_PROCESS_BATCH_SIZE
+        name, _ = BATCH_SIZE
+        default = default_batch_size(placement or Placement())
         batch_size = env_int(e, name, default, minimum=1, maximum=100_000)
         return cls(
             bootstrap_servers=knobs.bootstrap_servers(e),
@@ -113,6 +121,15 @@ class DataflowSettings:
             prefetch_kbytes=prefetch_kbytes,
             batch_size=batch_size,
         )
+
+
+def default_batch_size(placement: Placement) -> int:
+    """``ORDERSTREAM_DATAFLOW_BATCH_SIZE``'s default for a run of ``placement``."""
+    if placement.processes == 1:
+        return BATCH_SIZE[1]
+    if placement.assigns_partitions:
+        return MULTI_PROCESS_BATCH_SIZE
+    return SHARED_PARTITIONS_BATCH_SIZE
 
 
 def bytewax_process_id(argv: Sequence[str], env: Mapping[str, str]) -> int:

@@ -12,6 +12,7 @@ import pytest
 from bytewax.dataflow import Dataflow
 
 from dataflows import orders
+from dataflows.placement import Placement
 from dataflows.settings import (
     DataflowSettings,
     FlowConfig,
@@ -124,10 +125,13 @@ def test_process_count_follows_bytewax_run(
 
 
 def test_several_processes_take_smaller_batches_unless_set() -> None:
-    assert DataflowSettings.from_env({}).batch_size == 2000
-    assert DataflowSettings.from_env({}, processes=2).batch_size == 500
+    assert DataflowSettings.from_env({}).batch_size == 10000
+    own_partitions = Placement(processes=2)
+    assert DataflowSettings.from_env({}, own_partitions).batch_size == 5000
+    shared_partitions = Placement(processes=2, workers_per_process=2)
+    assert DataflowSettings.from_env({}, shared_partitions).batch_size == 500
     set_explicitly = {"ORDERSTREAM_DATAFLOW_BATCH_SIZE": "1500"}
-    assert DataflowSettings.from_env(set_explicitly, processes=2).batch_size == 1500
+    assert DataflowSettings.from_env(set_explicitly, shared_partitions).batch_size == 1500
 
 
 def _free_port() -> int:

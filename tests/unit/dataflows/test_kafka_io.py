@@ -58,31 +58,37 @@ class FakeProducer:
     ) -> None:
         self.fail_keys, self.stuck, self.full_times = fail_keys, stuck, full_times
         self.polls = 0
-        self.pending: list[tuple[bytes, Callback]] = []
+        self.on_delivery: Callback | None = None  # the producer's one callback
+        self.pending: list[bytes] = []
         self.produced: list[tuple[str, bytes, bytes]] = []
 
-    def produce(self, topic: str, value: bytes, key: bytes, *, on_delivery: Callback) -> None:
+    def connect(self, on_delivery: Callback) -> FakeProducer:
+        self.on_delivery = on_delivery
+        return self
+
+    def produce(self, topic: str, value: bytes, key: bytes) -> None:
         """confluent_kafka's order: ``produce(topic, value, key, ...)``."""
         if self.full_times:
             self.full_times -= 1
             raise BufferError("queue full")
         self.produced.append((topic, key, value))
-        self.pending.append((key, on_delivery))
+        self.pending.append(key)
 
     def poll(self, timeout: float) -> int:
         self.polls += 1
         return 0
 
     def flush(self, timeout: float) -> int:
-        for key, callback in self.pending:
+        assert self.on_delivery is not None
+        for key in self.pending:
             error = KafkaError(KafkaError._MSG_TIMED_OUT) if key in self.fail_keys else None
-            callback(error, FakeMessage(key=key))
+            self.on_delivery(error, FakeMessage(key=key))
         self.pending = []
         return self.stuck
 
 
 def writer(producer: FakeProducer, observe_latency: bool = False) -> TopicWriter:
-    return TopicWriter(producer, "out", timedelta(seconds=1), observe_latency)
+    return TopicWriter(producer.connect, "out", timedelta(seconds=1), observe_latency)
 
 
 def test_producer_is_idempotent_with_acks_all() -> None:
