@@ -72,7 +72,7 @@ def build_flow(
     """``placement``: the run's workers and this process's index (placement.py; the index is
     the route of :func:`dataflows.routing.channel`)."""
     config = config or FlowConfig()
-    spec = window_spec(config)
+    spec = window_spec(config, routes=placement.processes)
     route = placement.process_id
 
     def parse_and_count(batch: list[RawChange]) -> list[ParsedBatch]:
@@ -161,12 +161,14 @@ def build_flow(
     return flow
 
 
-def window_spec(config: FlowConfig) -> WindowSpec:
+def window_spec(config: FlowConfig, routes: int = 1) -> WindowSpec:
+    """``routes``: how many processes send window keys their inputs."""
     return WindowSpec(
         config.window_length,
         config.allowed_lateness,
         config.window_retention,
         partition_idle=config.watermark_idle,
+        routes=routes,
     )
 
 

@@ -16,7 +16,10 @@ logical state key is ``window|currency`` / ``window|from|to``.
   open for as long as that history is old. It never moves backwards. A "partition" here is
   an input channel that delivers in event-time order: the dataflow passes a source partition
   as forwarded by one process (``dataflows.routing.channel``), since changes of one partition
-  tracked by different processes reach the key out of order.
+  tracked by different processes reach the key out of order. With several processes, a new
+  key's watermark also waits until it has heard from each of them (``WindowSpec.routes``) or
+  ``partition_idle`` has passed: a key learns of a channel from its first input, and a
+  process that starts late or lags would otherwise find windows closed by the others.
 - **Close**: a window whose end is at or before the watermark is emitted with revision 1.
 - **Late**: a change whose window has ended by the watermark when it arrives. If the window
   was already emitted, the change is added to the kept totals and the window is emitted
@@ -51,6 +54,9 @@ class WindowSpec:
     #: System time after which a partition that sent the key nothing stops holding its
     #: watermark back; None: never.
     partition_idle: timedelta | None = None
+    #: How many processes send the key its inputs (routes of ``dataflows.routing.channel``):
+    #: until it has heard from each, or ``partition_idle`` has passed, its watermark waits.
+    routes: int = 1
 
     def start_of(self, event_time: datetime) -> datetime:
         return self.align_to + ((event_time - self.align_to) // self.length) * self.length
@@ -108,6 +114,9 @@ class WindowsState(Generic[A]):
     #: Per source partition: the system time its last event for the key arrived (None in
     #: snapshots of earlier versions: filled in on the next event).
     partition_seen: dict[int, datetime] | None = None
+    #: Routes (processes) the key has not heard from yet, with the system time it began to
+    #: wait for them (None: waits for none, as in snapshots of earlier versions).
+    routes_awaited: dict[int, datetime] | None = None
 
     def copy(self) -> WindowsState[A]:
         return WindowsState(
@@ -121,6 +130,7 @@ class WindowsState(Generic[A]):
             None if self.partition_offsets is None else dict(self.partition_offsets),
             self.floor,
             None if self.partition_seen is None else dict(self.partition_seen),
+            None if self.routes_awaited is None else dict(self.routes_awaited),
         )
 
     def first_closed(self) -> datetime | None:
@@ -150,10 +160,18 @@ class EventTimeWindows(Generic[V, A]):
         if state.watermark_base is not None and state.base_set_at is not None:  # older snapshot
             return state.watermark_base + max(now - state.base_set_at, _NO_TIME)
         floor = state.floor
-        if not state.partition_offsets:
+        if not state.partition_offsets or self._awaits_routes(now):
             return floor
         lowest = now + self._lowest_offset(now)
         return lowest if floor is None or lowest > floor else floor
+
+    def _awaits_routes(self, now: datetime) -> bool:
+        """Whether a process the key has not heard from may still send it something: its
+        changes could be far behind the others' (a backlog drained by several processes)."""
+        awaited, idle = self.state.routes_awaited, self.spec.partition_idle
+        if not awaited:
+            return False
+        return idle is None or any(since + idle > now for since in awaited.values())
 
     def _lowest_offset(self, now: datetime) -> timedelta:
         """The minimum offset over the partitions not idle at ``now`` (all idle: the highest)."""
@@ -220,6 +238,12 @@ class EventTimeWindows(Generic[V, A]):
         offsets = self.state.partition_offsets
         if offsets is None:
             offsets = self.state.partition_offsets = {}
+        if not offsets and self.spec.routes > 1:  # the key's first input
+            routes = range(self.spec.routes)
+            self.state.routes_awaited = dict.fromkeys(routes, now)
+        awaited = self.state.routes_awaited
+        if awaited and awaited.pop(partition >> 32, None) is not None:
+            self._settled_at = None
         seen = self.state.partition_seen
         if seen is None:  # snapshot of an earlier version: its partitions count as seen now
             seen = self.state.partition_seen = dict.fromkeys(offsets, now)
@@ -242,10 +266,10 @@ class EventTimeWindows(Generic[V, A]):
         """Restored from a snapshot: every partition counts as seen now, so the time the
         dataflow was down does not make them all idle (the highest would then jump ahead of
         the ones the replay has not reached yet)."""
-        seen = self.state.partition_seen
-        if seen:
-            for partition in seen:
-                seen[partition] = max(seen[partition], now)
+        for times in (self.state.partition_seen, self.state.routes_awaited):
+            if times:
+                for key in times:
+                    times[key] = max(times[key], now)
         self._settled_at = None
 
     def on_tick(self, now: datetime) -> list[WindowResult[A]]:
@@ -267,6 +291,8 @@ class EventTimeWindows(Generic[V, A]):
             since = state.latest_now
             if not state.partition_offsets or since is None:
                 return None
+            if self._awaits_routes(since):  # held until the first awaited route goes idle
+                return self._route_idle_at(since)
             lowest = self._lowest_offset(since)
             idle_at = self._idle_transitions(since)
         targets = [start + self.spec.length for start in state.open]
@@ -278,6 +304,13 @@ class EventTimeWindows(Generic[V, A]):
         # The minimum over partitions reaches the target when the last of them does, unless
         # a partition going idle first changes which partitions count.
         return max(min([min(targets) - lowest, *idle_at]), since)
+
+    def _route_idle_at(self, now: datetime) -> datetime | None:
+        """When the first awaited route still holding the watermark at ``now`` goes idle."""
+        awaited, idle = self.state.routes_awaited, self.spec.partition_idle
+        if not awaited or idle is None:
+            return None
+        return min(since + idle for since in awaited.values() if since + idle > now)
 
     def _idle_transitions(self, now: datetime) -> list[datetime]:
         """When each partition still counted at ``now`` goes idle (if that can matter)."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from datetime import UTC, datetime, timedelta
 
+from dataflows.routing import channel
 from dataflows.windows import EventTimeWindows, Fold, WindowResult, WindowSpec
 
 T0 = datetime(2026, 11, 25, tzinfo=UTC)
@@ -268,3 +270,34 @@ def test_a_partition_busy_behind_another_still_holds_the_watermark_back() -> Non
     # Partition 1 (at 90 s event time) is not idle: the watermark is its, 90 - 10 s, not
     # partition 0's 440 s.
     assert w.watermark(DRAIN + timedelta(seconds=90)) == at(80)
+
+
+def two_process_windows() -> EventTimeWindows[int, int]:
+    spec = WindowSpec(
+        MINUTE, timedelta(seconds=10), timedelta(hours=1), partition_idle=timedelta(seconds=30)
+    )
+    return EventTimeWindows(dataclasses.replace(spec, routes=2), SUM)
+
+
+def test_a_new_key_waits_for_every_process_before_closing_a_window() -> None:
+    """Process 1 starts late: its on-time changes must not find the windows closed."""
+    w = two_process_windows()
+    fast, late_starter = channel(0, 0), channel(1, 1)
+    assert w.on_event(at(5), 1, NOW, fast).results == []
+    assert w.on_event(at(200), 1, NOW, fast).results == []  # would close [0, 60) alone
+    assert w.next_wake() == NOW + timedelta(seconds=30)  # when process 1 counts as idle
+    outcome = w.on_event(at(6), 2, NOW + timedelta(seconds=3), late_starter)
+    assert not outcome.late
+    assert w.on_tick(NOW + timedelta(seconds=3)) == []  # process 1's watermark is at 00:00:06
+    closing = w.on_event(at(100), 4, NOW + timedelta(seconds=4), late_starter)
+    assert closing.results == [result(0, 3, 1)]  # both processes past 00:01:10
+
+
+def test_a_process_that_never_sends_stops_holding_the_key_after_the_idle_time() -> None:
+    w = two_process_windows()
+    w.on_event(at(5), 1, NOW, channel(0, 0))
+    w.on_event(at(200), 1, NOW, channel(0, 0))
+    assert w.on_tick(NOW + timedelta(seconds=29)) == []
+    assert w.next_wake() == NOW + timedelta(seconds=30)  # not now: no busy wake-ups
+    restored = EventTimeWindows(w.spec, SUM, pickle.loads(pickle.dumps(w.snapshot())))
+    assert restored.on_tick(NOW + timedelta(seconds=30)) == [result(0, 1, 1)]
