@@ -40,7 +40,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
-from dataflows import metrics
+from dataflows import metrics, routing
 from dataflows.cdc import RawChange
 from dataflows.order_buckets import ONE_WORKER
 from dataflows.placement import Placement
@@ -140,6 +140,7 @@ class CdcSource(FixedPartitionedSource[RawChange, int]):
         placement: Placement = ONE_WORKER,
     ) -> None:
         self._placement = placement
+        self._partitions: list[int] = []  # all of the topic's, once listed
         self._bootstrap_servers = bootstrap_servers
         self._prefetch_kbytes = prefetch_kbytes
         self._topic = topic
@@ -153,9 +154,14 @@ class CdcSource(FixedPartitionedSource[RawChange, int]):
         if topic is None or topic.error is not None:
             error = "unknown topic" if topic is None else topic.error.str()
             raise SourceError(f"cannot list partitions of topic {self._topic!r}: {error}")
+        self._partitions = sorted(topic.partitions)
         # With one worker per process, each process lists its own share (placement.py).
         reads = self._placement.reads
-        return [f"{self._topic}-{index}" for index in sorted(topic.partitions) if reads(index)]
+        return [f"{self._topic}-{index}" for index in self._partitions if reads(index)]
+
+    def input_channels(self) -> frozenset[int]:
+        """The window inputs' channels (routing.input_channels), once partitions are listed."""
+        return routing.input_channels(self._partitions, self._placement)
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> CdcPartition:
         topic, _, index = for_part.rpartition("-")

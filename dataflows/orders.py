@@ -13,7 +13,7 @@ import gc
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -68,11 +68,13 @@ def build_flow(
     config: FlowConfig | None = None,
     clock: Clock = SYSTEM_CLOCK,
     placement: Placement = ONE_WORKER,
+    input_channels: Callable[[], Iterable[int]] = frozenset,
 ) -> Dataflow:
     """``placement``: the run's workers and this process's index (placement.py; the index is
-    the route of :func:`dataflows.routing.channel`)."""
+    the route of :func:`dataflows.routing.channel`). ``input_channels``: every channel window
+    keys can hear from, when the source knows it (``CdcSource.input_channels``)."""
     config = config or FlowConfig()
-    spec = window_spec(config, routes=placement.processes)
+    spec = window_spec(config)
     route = placement.process_id
 
     def parse_and_count(batch: list[RawChange]) -> list[ParsedBatch]:
@@ -100,13 +102,14 @@ def build_flow(
     def window_revenue(
         state: WindowsState[RevenueTotals] | None,
     ) -> WindowedAggregate[RevenueTotals]:
-        return WindowedAggregate("revenue", EventTimeWindows(spec, REVENUE_FOLD, state), clock)
+        windows = EventTimeWindows(spec, REVENUE_FOLD, state)
+        return WindowedAggregate("revenue", windows, clock, input_channels)
 
     def window_transitions(
         state: WindowsState[TransitionStats] | None,
     ) -> WindowedAggregate[TransitionStats]:
         windows = EventTimeWindows(spec, TRANSITIONS_FOLD, state)
-        return WindowedAggregate("transitions", windows, clock)
+        return WindowedAggregate("transitions", windows, clock, input_channels)
 
     def processed_records(batch: list[Group[TrackedChange]]) -> list[OutRecord]:
         processed_at = records.iso(clock.now())  # once per batch
@@ -161,14 +164,12 @@ def build_flow(
     return flow
 
 
-def window_spec(config: FlowConfig, routes: int = 1) -> WindowSpec:
-    """``routes``: how many processes send window keys their inputs."""
+def window_spec(config: FlowConfig) -> WindowSpec:
     return WindowSpec(
         config.window_length,
         config.allowed_lateness,
         config.window_retention,
         partition_idle=config.watermark_idle,
-        routes=routes,
     )
 
 
@@ -204,7 +205,9 @@ def flow() -> Dataflow:
         prefetch_kbytes=settings.prefetch_kbytes,
         placement=placement,
     )
-    return build_flow(source, sinks, settings.flow, placement=placement)
+    return build_flow(
+        source, sinks, settings.flow, placement=placement, input_channels=source.input_channels
+    )
 
 
 #: Young-generation threshold of the garbage collector (CPython's default is 700).

@@ -66,6 +66,18 @@ def channel(partition: int, route: int) -> int:
     return route << 32 | partition
 
 
+def input_channels(partitions: Iterable[int], placement: Placement) -> frozenset[int]:
+    """Every channel the dataflow's window keys can hear from, when it is known up front: in
+    one process, or in several of one worker that each track their own partitions
+    (placement.py); empty when Bytewax spreads partitions over the workers of several
+    processes (any process may then forward any partition)."""
+    if placement.processes == 1:
+        return frozenset(channel(p, 0) for p in partitions)
+    if placement.assigns_partitions:
+        return frozenset(channel(p, p % placement.processes) for p in partitions)
+    return frozenset()
+
+
 class ParsedBatch(Value, frozen=True):
     """One input batch, parsed: valid changes grouped by bucket, dead letters, and counts."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
@@ -121,11 +121,20 @@ class WindowedAggregate(
     window comes out as a ``window_expired`` dead letter.
     """
 
-    def __init__(self, aggregate: str, windows: EventTimeWindows[A, A], clock: Clock) -> None:
+    def __init__(
+        self,
+        aggregate: str,
+        windows: EventTimeWindows[A, A],
+        clock: Clock,
+        channels: Callable[[], Iterable[int]] = frozenset,
+    ) -> None:
+        """``channels``: every input channel the dataflow reads, when known (asked at the
+        first input, once the source has listed its partitions)."""
         self._aggregate = aggregate
         metrics.LATE_EVENTS.labels(aggregate)  # exported at 0 from the start, for increase()
         self._windows = windows
         self._clock = clock
+        self._channels: Callable[[], Iterable[int]] | None = channels
         windows.on_resume(clock.now())  # a new key has no partitions yet: nothing to do
 
     def on_item(
@@ -134,6 +143,9 @@ class WindowedAggregate(
         """``parts``: the key's window inputs of one input batch, in order of arrival."""
         now = self._clock.now()
         windows = self._windows
+        if self._channels is not None:
+            windows.await_channels(self._channels(), now)
+            self._channels = None
         out: list[WindowResult[A] | DeadLetter] = []
         late = 0
         for part in parts:

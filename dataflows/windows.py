@@ -16,10 +16,9 @@ logical state key is ``window|currency`` / ``window|from|to``.
   open for as long as that history is old. It never moves backwards. A "partition" here is
   an input channel that delivers in event-time order: the dataflow passes a source partition
   as forwarded by one process (``dataflows.routing.channel``), since changes of one partition
-  tracked by different processes reach the key out of order. With several processes, a new
-  key's watermark also waits until it has heard from each of them (``WindowSpec.routes``) or
-  ``partition_idle`` has passed: a key learns of a channel from its first input, and a
-  process that starts late or lags would otherwise find windows closed by the others.
+  tracked by different processes reach the key out of order. When the dataflow knows its
+  channels up front, a key also waits for those it has not heard from yet
+  (:meth:`EventTimeWindows.await_channels`), up to ``partition_idle``.
 - **Close**: a window whose end is at or before the watermark is emitted with revision 1.
 - **Late**: a change whose window has ended by the watermark when it arrives. If the window
   was already emitted, the change is added to the kept totals and the window is emitted
@@ -32,7 +31,7 @@ logical state key is ``window|currency`` / ``window|from|to``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Generic, NamedTuple, TypeVar
@@ -54,9 +53,6 @@ class WindowSpec:
     #: System time after which a partition that sent the key nothing stops holding its
     #: watermark back; None: never.
     partition_idle: timedelta | None = None
-    #: How many processes send the key its inputs (routes of ``dataflows.routing.channel``):
-    #: until it has heard from each, or ``partition_idle`` has passed, its watermark waits.
-    routes: int = 1
 
     def start_of(self, event_time: datetime) -> datetime:
         return self.align_to + ((event_time - self.align_to) // self.length) * self.length
@@ -114,9 +110,10 @@ class WindowsState(Generic[A]):
     #: Per source partition: the system time its last event for the key arrived (None in
     #: snapshots of earlier versions: filled in on the next event).
     partition_seen: dict[int, datetime] | None = None
-    #: Routes (processes) the key has not heard from yet, with the system time it began to
-    #: wait for them (None: waits for none, as in snapshots of earlier versions).
-    routes_awaited: dict[int, datetime] | None = None
+    #: Input channels expected (:meth:`EventTimeWindows.await_channels`) that the key has not
+    #: heard from yet, with the system time it began to wait for each (None: none, as in
+    #: snapshots of earlier versions).
+    channels_awaited: dict[int, datetime] | None = None
 
     def copy(self) -> WindowsState[A]:
         return WindowsState(
@@ -130,7 +127,7 @@ class WindowsState(Generic[A]):
             None if self.partition_offsets is None else dict(self.partition_offsets),
             self.floor,
             None if self.partition_seen is None else dict(self.partition_seen),
-            None if self.routes_awaited is None else dict(self.routes_awaited),
+            None if self.channels_awaited is None else dict(self.channels_awaited),
         )
 
     def first_closed(self) -> datetime | None:
@@ -160,15 +157,29 @@ class EventTimeWindows(Generic[V, A]):
         if state.watermark_base is not None and state.base_set_at is not None:  # older snapshot
             return state.watermark_base + max(now - state.base_set_at, _NO_TIME)
         floor = state.floor
-        if not state.partition_offsets or self._awaits_routes(now):
+        if not state.partition_offsets or self._awaits_channels(now):
             return floor
         lowest = now + self._lowest_offset(now)
         return lowest if floor is None or lowest > floor else floor
 
-    def _awaits_routes(self, now: datetime) -> bool:
-        """Whether a process the key has not heard from may still send it something: its
-        changes could be far behind the others' (a backlog drained by several processes)."""
-        awaited, idle = self.state.routes_awaited, self.spec.partition_idle
+    def await_channels(self, channels: Iterable[int], now: datetime) -> None:
+        """Expect inputs from ``channels`` (all the dataflow reads): until the key has heard
+        from each, or ``partition_idle`` has passed, its watermark waits. A key learns of a
+        channel from its first input, and a channel that starts late (a partition fetched
+        after the others, a process started after the other) would otherwise find windows
+        closed by the rest."""
+        known = self.state.partition_offsets or {}
+        awaited = self.state.channels_awaited
+        for channel in channels:
+            if channel not in known and (awaited is None or channel not in awaited):
+                if awaited is None:
+                    awaited = self.state.channels_awaited = {}
+                awaited[channel] = now
+                self._settled_at = None
+
+    def _awaits_channels(self, now: datetime) -> bool:
+        """Whether an expected channel the key has not heard from may still send to it."""
+        awaited, idle = self.state.channels_awaited, self.spec.partition_idle
         if not awaited:
             return False
         return idle is None or any(since + idle > now for since in awaited.values())
@@ -238,11 +249,8 @@ class EventTimeWindows(Generic[V, A]):
         offsets = self.state.partition_offsets
         if offsets is None:
             offsets = self.state.partition_offsets = {}
-        if not offsets and self.spec.routes > 1:  # the key's first input
-            routes = range(self.spec.routes)
-            self.state.routes_awaited = dict.fromkeys(routes, now)
-        awaited = self.state.routes_awaited
-        if awaited and awaited.pop(partition >> 32, None) is not None:
+        awaited = self.state.channels_awaited
+        if awaited and awaited.pop(partition, None) is not None:
             self._settled_at = None
         seen = self.state.partition_seen
         if seen is None:  # snapshot of an earlier version: its partitions count as seen now
@@ -266,7 +274,7 @@ class EventTimeWindows(Generic[V, A]):
         """Restored from a snapshot: every partition counts as seen now, so the time the
         dataflow was down does not make them all idle (the highest would then jump ahead of
         the ones the replay has not reached yet)."""
-        for times in (self.state.partition_seen, self.state.routes_awaited):
+        for times in (self.state.partition_seen, self.state.channels_awaited):
             if times:
                 for key in times:
                     times[key] = max(times[key], now)
@@ -291,8 +299,8 @@ class EventTimeWindows(Generic[V, A]):
             since = state.latest_now
             if not state.partition_offsets or since is None:
                 return None
-            if self._awaits_routes(since):  # held until the first awaited route goes idle
-                return self._route_idle_at(since)
+            if self._awaits_channels(since):  # held until an awaited channel goes idle
+                return self._awaited_idle_at(since)
             lowest = self._lowest_offset(since)
             idle_at = self._idle_transitions(since)
         targets = [start + self.spec.length for start in state.open]
@@ -305,9 +313,9 @@ class EventTimeWindows(Generic[V, A]):
         # a partition going idle first changes which partitions count.
         return max(min([min(targets) - lowest, *idle_at]), since)
 
-    def _route_idle_at(self, now: datetime) -> datetime | None:
-        """When the first awaited route still holding the watermark at ``now`` goes idle."""
-        awaited, idle = self.state.routes_awaited, self.spec.partition_idle
+    def _awaited_idle_at(self, now: datetime) -> datetime | None:
+        """When the first awaited channel still holding the watermark at ``now`` goes idle."""
+        awaited, idle = self.state.channels_awaited, self.spec.partition_idle
         if not awaited or idle is None:
             return None
         return min(since + idle for since in awaited.values() if since + idle > now)

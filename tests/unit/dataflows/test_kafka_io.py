@@ -6,6 +6,7 @@ import itertools
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import msgspec
@@ -24,7 +25,9 @@ from dataflows.kafka_io import (
     producer_config,
 )
 from dataflows.metrics import LATENCY_BUCKETS
+from dataflows.placement import Placement
 from dataflows.records import LatencyMarks, OutRecord
+from dataflows.routing import channel
 
 Callback = Callable[[KafkaError | None, Any], None]
 
@@ -267,3 +270,27 @@ def test_recovery_state_of_another_topic_is_refused() -> None:
     with pytest.raises(SourceError, match="other-topic"):
         source = CdcSource("b:9092", "cdc", timedelta(milliseconds=5))
         source.build_part("read_cdc", "other-topic-0", 5)
+
+
+class FakeAdmin:
+    """``AdminClient`` listing a topic of six partitions."""
+
+    def __init__(self, config: dict[str, str]) -> None:
+        pass
+
+    def list_topics(self, topic: str, timeout: float) -> Any:
+        partitions = dict.fromkeys(range(6))
+        return SimpleNamespace(topics={topic: SimpleNamespace(partitions=partitions, error=None)})
+
+
+def test_each_process_of_one_worker_lists_its_own_partitions_and_knows_every_channel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("dataflows.kafka_io.AdminClient", FakeAdmin)
+    second = Placement(processes=2, process_id=1)
+    source = CdcSource("b:9092", "cdc", timedelta(milliseconds=5), placement=second)
+    assert source.input_channels() == frozenset()  # not listed yet: nothing to wait for
+    assert source.list_parts() == ["cdc-1", "cdc-3", "cdc-5"]
+    assert source.input_channels() == {channel(p, p % 2) for p in range(6)}
+    alone = CdcSource("b:9092", "cdc", timedelta(milliseconds=5))
+    assert alone.list_parts() == [f"cdc-{p}" for p in range(6)]

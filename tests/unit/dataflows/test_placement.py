@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from dataflows.placement import Placement, key_on_worker, worker_of
+from dataflows.routing import channel, input_channels
 from dataflows.settings import bytewax_placement
 
 
@@ -42,3 +43,11 @@ def test_the_placement_is_read_as_bytewax_run_reads_its_arguments() -> None:
     env = {"BYTEWAX_WORKERS_PER_PROCESS": "2", "BYTEWAX_ADDRESSES": "h:1;h:2"}
     assert bytewax_placement(["dataflows.orders"], env) == Placement(2, 2, 0)
     assert bytewax_placement(["dataflows.orders"], {}) == Placement()
+
+
+def test_the_window_channels_are_known_up_front_unless_partitions_are_shared() -> None:
+    partitions = range(6)
+    assert input_channels(partitions, Placement()) == frozenset(partitions)
+    two = input_channels(partitions, Placement(processes=2, process_id=1))
+    assert two == {channel(p, p % 2) for p in partitions}
+    assert input_channels(partitions, Placement(processes=2, workers_per_process=2)) == set()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import pickle
 from datetime import UTC, datetime, timedelta
 
@@ -272,32 +271,36 @@ def test_a_partition_busy_behind_another_still_holds_the_watermark_back() -> Non
     assert w.watermark(DRAIN + timedelta(seconds=90)) == at(80)
 
 
-def two_process_windows() -> EventTimeWindows[int, int]:
+def awaiting_windows(channels: list[int]) -> EventTimeWindows[int, int]:
     spec = WindowSpec(
         MINUTE, timedelta(seconds=10), timedelta(hours=1), partition_idle=timedelta(seconds=30)
     )
-    return EventTimeWindows(dataclasses.replace(spec, routes=2), SUM)
+    w: EventTimeWindows[int, int] = EventTimeWindows(spec, SUM)
+    w.await_channels(channels, NOW)
+    return w
 
 
-def test_a_new_key_waits_for_every_process_before_closing_a_window() -> None:
+def test_a_new_key_waits_for_every_expected_channel_before_closing_a_window() -> None:
     """Process 1 starts late: its on-time changes must not find the windows closed."""
-    w = two_process_windows()
     fast, late_starter = channel(0, 0), channel(1, 1)
+    w = awaiting_windows([fast, late_starter])
     assert w.on_event(at(5), 1, NOW, fast).results == []
     assert w.on_event(at(200), 1, NOW, fast).results == []  # would close [0, 60) alone
-    assert w.next_wake() == NOW + timedelta(seconds=30)  # when process 1 counts as idle
+    assert w.next_wake() == NOW + timedelta(seconds=30)  # when the late starter counts as idle
     outcome = w.on_event(at(6), 2, NOW + timedelta(seconds=3), late_starter)
     assert not outcome.late
-    assert w.on_tick(NOW + timedelta(seconds=3)) == []  # process 1's watermark is at 00:00:06
+    assert w.on_tick(NOW + timedelta(seconds=3)) == []  # its watermark is at 00:00:06 - 10 s
     closing = w.on_event(at(100), 4, NOW + timedelta(seconds=4), late_starter)
-    assert closing.results == [result(0, 3, 1)]  # both processes past 00:01:10
+    assert closing.results == [result(0, 3, 1)]  # both channels past 00:01:10
 
 
-def test_a_process_that_never_sends_stops_holding_the_key_after_the_idle_time() -> None:
-    w = two_process_windows()
+def test_a_channel_that_never_sends_stops_holding_the_key_after_the_idle_time() -> None:
+    w = awaiting_windows([channel(0, 0), channel(1, 1)])
     w.on_event(at(5), 1, NOW, channel(0, 0))
     w.on_event(at(200), 1, NOW, channel(0, 0))
     assert w.on_tick(NOW + timedelta(seconds=29)) == []
     assert w.next_wake() == NOW + timedelta(seconds=30)  # not now: no busy wake-ups
     restored = EventTimeWindows(w.spec, SUM, pickle.loads(pickle.dumps(w.snapshot())))
     assert restored.on_tick(NOW + timedelta(seconds=30)) == [result(0, 1, 1)]
+    w.await_channels([channel(0, 0)], NOW + timedelta(seconds=31))  # known: not awaited again
+    assert w.on_tick(NOW + timedelta(seconds=31)) == [result(0, 1, 1)]
