@@ -40,7 +40,8 @@ Group = tuple[str, list[V]]
 
 class Partial(Value, Generic[A], frozen=True):
     """The window inputs of one batch for one key, one window and one input channel
-    (:func:`channel`), folded into ``value``; what a window key applies in one step."""
+    (:func:`channel`), folded into ``value``; what a window key applies in one step. A key
+    gets a batch's partials window by window."""
 
     #: The highest event time among them: it places the window and moves the channel's
     #: watermark as far as the changes one at a time would have.
@@ -175,7 +176,16 @@ def _partials(
             collecting.values.append(keyed[1])
             collecting.raws.append(raw)
     by_key: dict[str, list[Partial[A]]] = {}
-    for (key, _, route_channel), collected in pending.items():  # in order of first arrival
+    # Window by window (stably: otherwise in order of first arrival). The changes come bucket
+    # by bucket, so a later window of a channel can first appear before an earlier one (one
+    # bucket's orders changed only after a minute boundary, another's before it); applied
+    # first, it would move the channel's watermark past the earlier window and make that
+    # window's inputs late.
+    for (key, _, route_channel), collected in sorted(pending.items(), key=_window_start):
         part = Partial(collected.latest, fold(collected.values), collected.raws, route_channel)
         by_key.setdefault(key, []).append(part)
     return list(by_key.items())
+
+
+def _window_start(slot: tuple[tuple[str, datetime, int], object]) -> datetime:
+    return slot[0][1]

@@ -230,13 +230,14 @@ def test_a_batch_reaches_a_window_key_folded_per_window_and_channel() -> None:
         return TrackedChange(msgspec.structs.replace(change, raw=raw), (), None)
 
     batch = [paid(5, "1.00", 0), paid(61, "2.00", 0), paid(9, "4.00", 1), paid(7, "8.00", 0)]
+    # Bucket "0" brings a change of the window after the one bucket "1" still has changes of.
     [(currency, parts)] = revenue_groups([("0", batch[:2]), ("1", batch[2:])], SPEC, route=1)
     assert currency == "USD"
     summary = [(p.event_time, p.value.gross, p.value.paid_count, p.channel) for p in parts]
-    assert summary == [  # in order of first arrival; each at its latest event time
-        (at(7), Decimal("9.00"), 2, channel(0, 1)),
-        (at(61), Decimal("2.00"), 1, channel(0, 1)),
+    assert summary == [  # window by window, then in order of first arrival
+        (at(7), Decimal("9.00"), 2, channel(0, 1)),  # each at its latest event time
         (at(9), Decimal("4.00"), 1, channel(1, 1)),
+        (at(61), Decimal("2.00"), 1, channel(0, 1)),
     ]
     assert parts[0].raws == [batch[0].change.raw, batch[3].change.raw]
 
@@ -255,3 +256,20 @@ def test_a_late_partial_counts_each_change_and_dead_letters_each_when_expired() 
     ]
     late_after = REGISTRY.get_sample_value("orders_late_events_total", {"aggregate": "revenue"})
     assert late_after == (late_before or 0) + 2
+
+
+def test_a_later_window_first_seen_in_an_earlier_bucket_does_not_make_the_earlier_late() -> None:
+    """One channel: bucket "0" only has a change after 00:01:10, bucket "1" one at 00:00:30.
+    Applied in order of first arrival, the first would move the watermark past [00:00,
+    00:01) before the second arrived."""
+    time = TimeTestingGetter(NOW)
+    logic = aggregate(timedelta(hours=1), time)
+    late = REGISTRY.get_sample_value("orders_late_events_total", {"aggregate": "revenue"})
+    after = TrackedChange(insert(img("PAID", 1, 75, "2.00", order_id=1)), (), None)
+    before = TrackedChange(insert(img("PAID", 1, 30, "1.00", order_id=900)), (), None)
+    [(_, parts)] = revenue_groups([("0", [after]), ("1", [before])], SPEC)
+    out, _ = logic.on_item(
+        [Partial(p.event_time, p.value.paid_count, p.raws, p.channel) for p in parts]
+    )
+    assert list(out) == [WindowResult(at(0), at(60), 1, 1)]
+    assert REGISTRY.get_sample_value("orders_late_events_total", {"aggregate": "revenue"}) == late
