@@ -42,8 +42,7 @@ from confluent_kafka.admin import AdminClient
 
 from dataflows import metrics, routing
 from dataflows.cdc import RawChange
-from dataflows.order_buckets import ONE_WORKER
-from dataflows.placement import Placement
+from dataflows.placement import ONE_WORKER, Placement
 from dataflows.records import OutRecord
 from dataflows.settings import BATCH_SIZE, PREFETCH_KBYTES, RESET_COMMAND
 

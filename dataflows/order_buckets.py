@@ -18,10 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from dataflows import dedupe
+from dataflows import dedupe, placement
 from dataflows.cdc import OrderChange
 from dataflows.dedupe import OrderMemory, TrackedChange
-from dataflows.placement import Placement
 from dataflows.settings import RESET_COMMAND
 from dataflows.utc import from_micros, micros
 from orderstream.contract import OrderStatus
@@ -33,24 +32,25 @@ ORDERS_PER_BUCKET = 256
 _STATUSES: tuple[OrderStatus, ...] = tuple(OrderStatus)
 _STATUS_INDEX = {status: index for index, status in enumerate(_STATUSES)}
 _UNKNOWN = -1
-ONE_WORKER = Placement()
-
 #: ``(version, deleted, status index, status_since µs or -1, last_seen µs)``; times in
 #: microseconds since the Unix epoch, UTC.
 Packed = tuple[int, bool, int, int, int]
-#: What a bucket snapshots with one worker: order id -> packed memory.
+#: A bucket's memories: order id -> packed memory.
 BucketState = dict[int, Packed]
-#: With several: the number of workers (bucket keys depend on it) and the memories.
-PlacedBucketState = tuple[int, BucketState]
+#: What a bucket snapshots: the layout (:data:`LAYOUT`) and its memories. Plain dicts were
+#: the layout of buckets keyed without their partition, which this version cannot resume.
+BucketSnapshot = tuple[str, BucketState]
+#: Buckets keyed per input partition (placement.py).
+LAYOUT = "partition-buckets"
 
 
 class RecoveryLayoutError(RuntimeError):
     """The recovery directory holds per-order state in a layout this version cannot read."""
 
 
-def bucket_key(change: OrderChange, placement: Placement = ONE_WORKER) -> str:
-    """The state key of the bucket that holds ``change``'s order: with several workers, one
-    per input partition, kept on the worker that reads it (placement.py)."""
+def bucket_key(change: OrderChange) -> str:
+    """The state key of the bucket that holds ``change``'s order: one per input partition,
+    kept on the worker that reads it (:func:`dataflows.placement.bucket_key`)."""
     return placement.bucket_key(change.raw.partition, change.image.order_id // ORDERS_PER_BUCKET)
 
 
@@ -78,39 +78,30 @@ def unpack(packed: Packed) -> OrderMemory:
 
 
 class OrderBucket:
-    """The memories of the orders of one bucket, by order id; ``workers``: how many workers
-    the run has (bucket keys, and so snapshots, depend on it: :class:`Placement`)."""
+    """The memories of the orders of one bucket, by order id."""
 
-    def __init__(self, state: Mapping[int, Packed] | None = None, workers: int = 1) -> None:
+    def __init__(self, state: Mapping[int, Packed] | None = None) -> None:
         self._orders: BucketState = {} if state is None else dict(state)
-        self._workers = workers
 
     @classmethod
-    def restore(cls, state: object, step_id: str, workers: int = 1) -> OrderBucket:
-        """A bucket from a snapshot; a snapshot of another layout or of a run with another
-        number of workers raises :class:`RecoveryLayoutError` with what to do."""
+    def restore(cls, state: object, step_id: str) -> OrderBucket:
+        """A bucket from a snapshot; a snapshot of an older layout raises
+        :class:`RecoveryLayoutError` with what to do."""
         if state is None:
-            return cls(None, workers)
-        written_by = 1 if isinstance(state, dict) else _placed_workers(state)
-        if written_by is None:
-            raise RecoveryLayoutError(
-                f"{step_id}: the recovery directory holds per-order state of an older layout "
-                f"({type(state).__name__}, one key per order); this version keeps orders in "
-                f"buckets of {ORDERS_PER_BUCKET} ids and cannot resume from it. Reset the "
-                f"recovery directory (`{RESET_COMMAND}`, docs/dataflow.md, "
-                "Recovery) and start again"
-            )
-        if written_by != workers:
-            raise RecoveryLayoutError(
-                f"{step_id}: the recovery directory's per-order state was written by a run of "
-                f"{written_by} Bytewax worker(s) and this run has {workers} (processes from "
-                "-a/BYTEWAX_ADDRESSES times -w/BYTEWAX_WORKERS_PER_PROCESS). Per-order state "
-                "is keyed for the worker that reads its partition, so the number of workers "
-                f"cannot change on a recovery directory: restart with {written_by}, or reset "
-                f"it (`{RESET_COMMAND}`, docs/dataflow.md, Scaling)"
-            )
-        orders = state if isinstance(state, dict) else state[1]  # type: ignore[index]
-        return cls(orders, workers)
+            return cls(None)
+        if isinstance(state, tuple) and len(state) == 2 and state[0] == LAYOUT:
+            return cls(state[1])
+        older = (
+            "buckets keyed without their partition"
+            if isinstance(state, dict)
+            else f"{type(state).__name__}, one key per order"
+        )
+        raise RecoveryLayoutError(
+            f"{step_id}: the recovery directory holds per-order state of an older layout "
+            f"({older}); this version keeps orders in buckets of {ORDERS_PER_BUCKET} ids per "
+            f"input partition and cannot resume from it. Reset the recovery directory "
+            f"(`{RESET_COMMAND}`, docs/dataflow.md, Recovery) and start again"
+        )
 
     def __len__(self) -> int:
         return len(self._orders)
@@ -148,19 +139,6 @@ class OrderBucket:
             del self._orders[order]
         return len(idle)
 
-    def snapshot(self) -> BucketState | PlacedBucketState:
+    def snapshot(self) -> BucketSnapshot:
         """A copy (tuples are immutable), so later changes cannot leak into a snapshot."""
-        orders = dict(self._orders)
-        return orders if self._workers == 1 else (self._workers, orders)
-
-
-def _placed_workers(state: object) -> int | None:
-    """The worker count of a :data:`PlacedBucketState`; None for anything else."""
-    if (
-        isinstance(state, tuple)
-        and len(state) == 2
-        and isinstance(state[0], int)
-        and isinstance(state[1], dict)
-    ):
-        return state[0]
-    return None
+        return (LAYOUT, dict(self._orders))

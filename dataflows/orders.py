@@ -29,8 +29,7 @@ from dataflows.cdc import DeadLetter, Op, OrderChange, RawChange
 from dataflows.clock import SYSTEM_CLOCK, Clock
 from dataflows.dedupe import TrackedChange
 from dataflows.eviction import IDLE_CHECK, IdleCheck, SweepSchedule
-from dataflows.order_buckets import ONE_WORKER
-from dataflows.placement import Placement
+from dataflows.placement import ONE_WORKER, Placement
 from dataflows.records import OutRecord
 from dataflows.revenue import RevenueTotals
 from dataflows.routing import Group, ParsedBatch, Partial
@@ -77,16 +76,8 @@ def build_flow(
     spec = window_spec(config)
     route = placement.process_id
 
-    def parse_and_count(batch: list[RawChange]) -> list[ParsedBatch]:
-        parsed = routing.parse_batch(batch, placement)
-        metrics.EVENTS_IN.inc(parsed.read)
-        if parsed.tombstones:
-            metrics.TOMBSTONES.inc(parsed.tombstones)
-        return [parsed]
-
     def track_orders(state: Any) -> OrderTracker:
-        idle = config.order_state_idle
-        return OrderTracker(state, idle, clock, "dedupe_by_order", placement.workers)
+        return OrderTracker(state, config.order_state_idle, clock, "dedupe_by_order")
 
     sweep_schedule = SweepSchedule(config.order_state_idle)
 
@@ -122,7 +113,7 @@ def build_flow(
     flow = Dataflow("orders")
     raw = op.input("read_cdc", flow, source)
     # One item per input batch from here to the keyed steps: Bytewax charges per item.
-    parsed = op.flat_map_batch("parse_cdc", raw, parse_and_count)
+    parsed = op.flat_map_batch("parse_cdc", raw, _parse_and_count)
     invalid = op.flat_map("invalid_records", parsed, _dead_letters)
     # Per-order state lives in buckets of consecutive order ids (order_buckets.py); each
     # bucket gets its changes of a batch as one group.
@@ -252,6 +243,14 @@ def _tap(step_id: str, up: Stream[X], count: Callable[[list[X]], None]) -> None:
         return []
 
     op.flat_map_batch(step_id, up, count_batch)
+
+
+def _parse_and_count(batch: list[RawChange]) -> list[ParsedBatch]:
+    parsed = routing.parse_batch(batch)
+    metrics.EVENTS_IN.inc(parsed.read)
+    if parsed.tombstones:
+        metrics.TOMBSTONES.inc(parsed.tombstones)
+    return [parsed]
 
 
 def _changes_by_bucket(parsed: ParsedBatch) -> list[Group[OrderChange]]:

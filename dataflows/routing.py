@@ -23,7 +23,7 @@ from typing import Generic, TypeVar
 from dataflows import revenue, transitions
 from dataflows.cdc import DeadLetter, OrderChange, RawChange, parse_change
 from dataflows.dedupe import TrackedChange
-from dataflows.order_buckets import ONE_WORKER, bucket_key
+from dataflows.order_buckets import bucket_key
 from dataflows.placement import Placement
 from dataflows.revenue import RevenueTotals
 from dataflows.transitions import TransitionSample, TransitionStats
@@ -88,7 +88,7 @@ class ParsedBatch(Value, frozen=True):
     tombstones: int
 
 
-def parse_batch(raws: Sequence[RawChange], placement: Placement = ONE_WORKER) -> ParsedBatch:
+def parse_batch(raws: Sequence[RawChange]) -> ParsedBatch:
     """Parse every record of a batch (:func:`dataflows.cdc.parse_change`, never raises) and
     group the changes by bucket key (:func:`~dataflows.order_buckets.bucket_key`)."""
     by_bucket: dict[str, list[OrderChange]] = {}
@@ -97,7 +97,7 @@ def parse_batch(raws: Sequence[RawChange], placement: Placement = ONE_WORKER) ->
     for raw in raws:
         parsed = parse_change(raw)
         if isinstance(parsed, OrderChange):
-            key = bucket_key(parsed, placement)
+            key = bucket_key(parsed)
             group = by_bucket.get(key)
             if group is None:
                 by_bucket[key] = [parsed]

@@ -13,7 +13,7 @@ from dataflows.cdc import DeadLetter, OrderChange
 from dataflows.clock import Clock
 from dataflows.dedupe import TrackedChange
 from dataflows.eviction import IdleCheck, SweepSchedule
-from dataflows.order_buckets import BucketState, OrderBucket, PlacedBucketState
+from dataflows.order_buckets import BucketSnapshot, OrderBucket
 from dataflows.routing import Partial
 from dataflows.utc import micros
 from dataflows.windows import EventTimeWindows, WindowResult, WindowsState
@@ -22,26 +22,19 @@ A = TypeVar("A")
 
 
 class OrderTracker(
-    StatefulLogic[
-        list[OrderChange] | IdleCheck, list[TrackedChange], BucketState | PlacedBucketState
-    ]
+    StatefulLogic[list[OrderChange] | IdleCheck, list[TrackedChange], BucketSnapshot]
 ):
     """Per bucket of order ids (order_buckets.py): drop duplicates, remember status entry
     times, forget the bucket's idle orders when an :class:`IdleCheck` comes (no timer per
     order: see eviction.py), and drop the bucket once it is empty.
 
     Takes the bucket's changes of an input batch as one item (routing.py) and emits the
-    ones that passed as one item, in the same order. ``workers``: the run's (placement.py)."""
+    ones that passed as one item, in the same order."""
 
     def __init__(
-        self,
-        state: object,
-        idle_after: timedelta,
-        clock: Clock,
-        step_id: str = "dedupe",
-        workers: int = 1,
+        self, state: object, idle_after: timedelta, clock: Clock, step_id: str = "dedupe"
     ) -> None:
-        self._bucket = OrderBucket.restore(state, step_id, workers)
+        self._bucket = OrderBucket.restore(state, step_id)
         self._idle_after = idle_after
         self._clock = clock
         metrics.TRACKED_ORDERS.inc(len(self._bucket))
@@ -72,7 +65,7 @@ class OrderTracker(
         metrics.TRACKED_ORDERS.dec(forgotten)
         return StatefulLogic.DISCARD if len(self._bucket) == 0 else StatefulLogic.RETAIN
 
-    def snapshot(self) -> BucketState | PlacedBucketState:
+    def snapshot(self) -> BucketSnapshot:
         return self._bucket.snapshot()
 
 

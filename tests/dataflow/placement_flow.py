@@ -14,7 +14,7 @@ from bytewax.dataflow import Dataflow
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 
-from dataflows.placement import Placement
+from dataflows.placement import Placement, bucket_key
 from dataflows.settings import bytewax_placement
 
 PARTITIONS = 6
@@ -69,7 +69,7 @@ def flow() -> Dataflow:
     placement = bytewax_placement(sys.argv[1:], os.environ)
     built = Dataflow("placement")
     read = op.input("read", built, _Partitions(placement))
-    keyed = op.key_on("key", read, lambda item: placement.bucket_key(item[0], item[1]))
+    keyed = op.key_on("key", read, lambda item: bucket_key(item[0], item[1]))
 
     def handle(state: None, item: tuple[int, int, int]) -> tuple[None, dict[str, int]]:
         partition, bucket, reader = item

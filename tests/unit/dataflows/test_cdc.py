@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 from bench.offline import raw_changes
-from dataflows import cdc, envelope
+from dataflows import cdc, envelope, placement
 from dataflows.cdc import (
     DeadLetter,
     Op,
@@ -205,8 +205,8 @@ def test_a_batch_is_parsed_into_groups_by_bucket_in_arrival_order() -> None:
             RawChange("mysql-orders", 0, 98, None, b"{"), envelope(2, 1), envelope(1, 2)]
     batch = parse_batch(raws)
     assert [(key, [(c.order_id, c.version) for c in group]) for key, group in batch.changes] == [
-        ("0", [(1, 1), (2, 1), (1, 2)]),
-        ("3", [(far, 1)]),
+        (placement.bucket_key(0, 0), [(1, 1), (2, 1), (1, 2)]),
+        (placement.bucket_key(0, 3), [(far, 1)]),
     ]
     assert [letter.raw.offset for letter in batch.dead_letters] == [98]
     assert (batch.read, batch.tombstones) == (6, 1)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pickle
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dataflows import placement
 from dataflows.cdc import OrderChange
 from dataflows.dedupe import OrderMemory, track
 from dataflows.order_buckets import (
@@ -42,13 +44,18 @@ def test_pack_then_unpack_gives_the_same_memory(memory: OrderMemory) -> None:
     assert all(isinstance(field, int) for field in pack(memory))
 
 
-def test_consecutive_order_ids_share_a_bucket() -> None:
-    def key(order_id: int) -> str:
-        return bucket_key(insert(img("PENDING", 1, 0, order_id=order_id)))
+def test_consecutive_order_ids_of_a_partition_share_a_bucket() -> None:
+    def key(order_id: int, partition: int = 0) -> str:
+        change = insert(img("PENDING", 1, 0, order_id=order_id))
+        return bucket_key(
+            msgspec.structs.replace(
+                change, raw=msgspec.structs.replace(change.raw, partition=partition)
+            )
+        )
 
-    assert key(0) == key(ORDERS_PER_BUCKET - 1) == "0"
-    assert key(ORDERS_PER_BUCKET) == "1"
-    assert key(10 * ORDERS_PER_BUCKET + 3) == "10"
+    assert key(0) == key(ORDERS_PER_BUCKET - 1) == placement.bucket_key(0, 0)
+    assert key(ORDERS_PER_BUCKET) == placement.bucket_key(0, 1) != key(0)
+    assert key(10 * ORDERS_PER_BUCKET + 3, partition=4) == placement.bucket_key(4, 10)
 
 
 @settings(max_examples=200, deadline=None)
@@ -101,14 +108,10 @@ def test_a_snapshot_of_the_per_order_layout_is_refused_by_name() -> None:
     assert len(OrderBucket.restore(None, "dedupe_by_order")) == 0
 
 
-def test_a_bucket_of_a_run_of_several_workers_resumes_only_with_as_many() -> None:
-    bucket = OrderBucket(None, workers=2)
+def test_a_snapshot_of_buckets_keyed_without_their_partition_is_refused_by_name() -> None:
+    bucket = OrderBucket()
     bucket.track(insert(img("PENDING", 1, 0)), NOW)
     snapshot = pickle.loads(pickle.dumps(bucket.snapshot()))
-    assert OrderBucket.restore(snapshot, "dedupe_by_order", workers=2).memory(1) is not None
-    with pytest.raises(RecoveryLayoutError, match="2 Bytewax worker.*has 3.*-a/BYTEWAX_ADDR"):
-        OrderBucket.restore(snapshot, "dedupe_by_order", workers=3)
-    one = OrderBucket(None)
-    one.track(insert(img("PENDING", 1, 0)), NOW)
-    with pytest.raises(RecoveryLayoutError, match="1 Bytewax worker.*has 2.*reset-dataflow"):
-        OrderBucket.restore(one.snapshot(), "dedupe_by_order", workers=2)
+    assert OrderBucket.restore(snapshot, "dedupe_by_order").memory(1) is not None
+    with pytest.raises(RecoveryLayoutError, match="without their partition.*reset-dataflow"):
+        OrderBucket.restore(snapshot[1], "dedupe_by_order")  # what the last version stored

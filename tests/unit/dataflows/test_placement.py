@@ -5,19 +5,26 @@ from __future__ import annotations
 
 import pytest
 
-from dataflows.placement import Placement, key_on_worker, worker_of
+from dataflows.placement import PLACED_MODULUS, Placement, bucket_key, worker_of
 from dataflows.routing import channel, input_channels
 from dataflows.settings import bytewax_placement
 
 
-@pytest.mark.parametrize("workers", [2, 3, 4, 7])
-def test_a_key_chosen_for_a_worker_is_routed_there(workers: int) -> None:
-    for partition in range(6):
-        for bucket in range(50):
-            worker = partition % workers
-            key = key_on_worker(f"{partition}/{bucket}", worker, workers)
-            assert worker_of(key, workers) == worker
-            assert key == f"{partition}/{bucket}" or key.startswith(f"{partition}/{bucket}~")
+@pytest.mark.parametrize("workers", [1, 2, 3, 4, 6, 8, 12, 24])
+def test_a_bucket_key_lands_where_its_partition_is_read_for_any_divisor_of_the_modulus(
+    workers: int,
+) -> None:
+    assert PLACED_MODULUS % workers == 0
+    for partition in range(30):
+        for bucket in range(20):
+            key = bucket_key(partition, bucket)
+            assert worker_of(key, workers) == partition % workers
+            assert key.startswith(f"{partition}/{bucket}~")
+
+
+def test_bucket_keys_do_not_depend_on_the_run_and_differ_per_partition_and_bucket() -> None:
+    keys = {bucket_key(p, b) for p in range(6) for b in range(100)}
+    assert len(keys) == 600
 
 
 def test_keys_spread_over_workers_like_a_hash() -> None:
@@ -30,11 +37,9 @@ def test_keys_spread_over_workers_like_a_hash() -> None:
 def test_with_one_worker_per_process_each_process_reads_its_share_of_partitions() -> None:
     second = Placement(processes=2, process_id=1)
     assert [p for p in range(6) if second.reads(p)] == [1, 3, 5]
-    assert second.bucket_key(3, 12) == key_on_worker("3/12", 1, 2)
     threads = Placement(processes=2, workers_per_process=2, process_id=1)
     assert not threads.assigns_partitions and all(threads.reads(p) for p in range(6))
-    alone = Placement()
-    assert all(alone.reads(p) for p in range(6)) and alone.bucket_key(3, 12) == "12"
+    assert all(Placement().reads(p) for p in range(6))
 
 
 def test_the_placement_is_read_as_bytewax_run_reads_its_arguments() -> None:

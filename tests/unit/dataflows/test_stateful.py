@@ -61,7 +61,7 @@ def test_order_tracker_drops_duplicates_and_forgets_idle_orders_of_its_bucket() 
     assert tracker.on_item(IDLE_CHECK) == ([], StatefulLogic.RETAIN)
     assert tracked_orders() - before == 1
     snapshot = tracker.snapshot()
-    assert isinstance(snapshot, dict) and sorted(snapshot) == [2]  # one worker: a dict
+    assert sorted(snapshot[1]) == [2]
 
     resumed = OrderTracker(snapshot, IDLE, Clock(now=time.get))
     assert tracked_orders() - before == 2  # the resumed bucket counts its order again
