@@ -5,7 +5,6 @@ partition (no change crosses between processes to be deduplicated)."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from bytewax.testing import TestingSink, TestingSource, cluster_main
 
 from dataflows.placement import worker_of
 from tests.dataflow.placement_flow import BUCKETS, OUTPUT_VARIABLE, PARTITIONS
+from tests.integration.conftest import free_ports
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,20 +41,10 @@ def test_bytewax_routes_each_key_to_the_worker_placement_predicts(workers: int) 
     assert sorted(w for ws in predicted_by_thread.values() for w in ws) == list(range(workers))
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 def test_with_one_worker_per_process_buckets_stay_with_the_process_reading_them(
     tmp_path: Path,
 ) -> None:
-    addresses = ";".join(f"127.0.0.1:{port}" for port in _free_ports(2))
+    addresses = ";".join(f"127.0.0.1:{port}" for port in free_ports(2))
     output = tmp_path / "records"
     command = [sys.executable, "-m", "bytewax.run", "tests.dataflow.placement_flow", "-w", "1"]
     env = {**os.environ, OUTPUT_VARIABLE: str(output)}
