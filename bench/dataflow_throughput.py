@@ -1,13 +1,14 @@
 """Drain throughput of the orders dataflow against a plain Kafka pass-through.
 
     python -m bench.dataflow_throughput [--events N] [--duplicate-rate P] [--seed S]
-                                        [--processes N] [--peers kstreams,quix]
-                                        [--keep-topics]
+                                        [--processes N] [--also-processes M]
+                                        [--peers kstreams,quix] [--keep-topics]
 
 1. fills a fresh ``bench-<run>-cdc`` topic (6 partitions, like mysql-orders) with N realistic
    Debezium change events from the seeded loadgen planner plus re-delivered duplicates;
 2. baseline: ``python -m bench.passthrough`` (consume -> orjson.loads -> produce);
-3. ``python -m bytewax.run dataflows.orders`` on bench topics, from the beginning;
+3. ``python -m bytewax.run dataflows.orders`` on bench topics, from the beginning (again with
+   M processes into their own output topics with ``--also-processes M``);
 4. prints the table; full runs (N >= 1,000,000) also write bench/README.md and
    bench/results/dataflow_throughput.json. The bench topics are deleted at the end.
 """
@@ -40,6 +41,7 @@ from bench.kafka_topics import (
 from bench.passthrough import PassthroughResult
 from bench.report import (
     BenchRun,
+    OtherLayout,
     figures,
     machine_facts,
     results_markdown,
@@ -95,6 +97,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="dataflow processes, a Bytewax cluster when > 1 (default 1)",
     )
     parser.add_argument(
+        "--also-processes",
+        type=int,
+        default=0,
+        help="after the dataflow, drain the same input again with this many processes (own "
+        "output topics) and report both rates: the scaling measured in one run",
+    )
+    parser.add_argument(
         "--keep-topics", action="store_true", help="leave the bench topics in place"
     )
     parser.add_argument(
@@ -113,6 +122,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--events must be >= 1")
     if args.processes < 1:
         parser.error("--processes must be >= 1")
+    if args.also_processes < 0:
+        parser.error("--also-processes must be >= 1 (0: not at all)")
     args.peers = [name for name in args.peers.split(",") if name]
     unknown = sorted(set(args.peers) - set(peer_apps.NAMES))
     if unknown:
@@ -143,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         write_readme(README, block)
         write_json(RESULTS_JSON, result)
         _say(f"wrote {README} and {RESULTS_JSON}")
-    return 0 if result.revenue_check is None or result.revenue_check.ok else 1
+    checks = [result.revenue_check, None if result.also is None else result.also.revenue_check]
+    return 0 if all(check is None or check.ok for check in checks) else 1
 
 
 def _run(
@@ -170,6 +182,18 @@ def _run(
     _say(f"baseline: {baseline.records / baseline.seconds:,.0f} events/s")
     dataflow, check = _run_dataflow(args, bootstrap, topics, total, ledger, log_dir)
     _say(f"dataflow: {dataflow.records / dataflow.seconds:,.0f} events/s")
+    also = None
+    if args.also_processes:
+        other = bench_topics(run, outputs=f"p{args.also_processes}")
+        create_topics(bootstrap, other, outputs_only=True)
+        other_logs = log_dir / f"processes-{args.also_processes}"
+        other_logs.mkdir(exist_ok=True)
+        other_drain, other_check = _run_dataflow(
+            args, bootstrap, other, total, ledger, other_logs, args.also_processes
+        )
+        rate = other_drain.records / other_drain.seconds
+        _say(f"dataflow, {args.also_processes} processes: {rate:,.0f} events/s")
+        also = OtherLayout(args.also_processes, other_drain, other_check)
     peer_results = {}
     for name in args.peers:
         _say(f"peer {name}: building if needed, then draining the same topic")
@@ -199,6 +223,7 @@ def _run(
         peers=peer_results,
         processes=args.processes,
         workers=args.workers,
+        also=also,
     )
 
 
@@ -236,9 +261,12 @@ def _run_dataflow(
     total: int,
     ledger: RevenueLedger,
     log_dir: Path,
+    processes: int | None = None,
 ) -> tuple[DataflowResult, RevenueCheck | None]:
+    """``processes``: instead of ``--processes``."""
     started = time.perf_counter()
-    with running_dataflow(topics, args.workers, log_dir, args.processes) as running:
+    count = args.processes if processes is None else processes
+    with running_dataflow(topics, args.workers, log_dir, count) as running:
         dataflow = measure_drain(running, total, started)
         if args.skip_revenue_check:
             return dataflow, None

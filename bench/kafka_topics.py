@@ -54,18 +54,23 @@ def run_id() -> str:
     return f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
 
 
-def bench_topics(run: str) -> BenchTopics:
-    """Topics shaped like the contract's (partitions, cleanup policy), with bench names."""
+def bench_topics(run: str, outputs: str = "") -> BenchTopics:
+    """Topics shaped like the contract's (partitions, cleanup policy), with bench names.
+    ``outputs``: a prefix for the output topics' roles, so that a second drain of the same
+    input writes apart (``bench-<run>-<outputs>-processed``...)."""
     specs = {spec.name: spec for spec in contract.CONTRACT_TOPICS}
 
     def like(contract_topic: str, role: str) -> BenchTopic:
         spec = specs[contract_topic]
+        if outputs and contract_topic != contract.TOPIC_CDC:
+            role = f"{outputs}-{role}"
         return BenchTopic(f"bench-{run}-{role}", spec.partitions, spec.cleanup_policy)
 
     cdc = like(contract.TOPIC_CDC, "cdc")
+    prefix = f"{outputs}-" if outputs else ""
     return BenchTopics(
         cdc=cdc,
-        passthrough=BenchTopic(f"bench-{run}-passthrough", cdc.partitions, "delete"),
+        passthrough=BenchTopic(f"bench-{run}-{prefix}passthrough", cdc.partitions, "delete"),
         processed=like(contract.TOPIC_PROCESSED, "processed"),
         revenue=like(contract.TOPIC_REVENUE, "revenue"),
         transitions=like(contract.TOPIC_TRANSITIONS, "transitions"),
@@ -73,10 +78,13 @@ def bench_topics(run: str) -> BenchTopics:
     )
 
 
-def create_topics(bootstrap_servers: str, topics: BenchTopics) -> None:
+def create_topics(bootstrap_servers: str, topics: BenchTopics, outputs_only: bool = False) -> None:
+    """``outputs_only``: all but the CDC topic (a second drain of an input already there)."""
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    new = [new_topic(t) for t in topics.all]
-    for future in admin.create_topics(new, operation_timeout=_TIMEOUT_S).values():
+    wanted = [t for t in topics.all if not (outputs_only and t is topics.cdc)]
+    for future in admin.create_topics(
+        [new_topic(t) for t in wanted], operation_timeout=_TIMEOUT_S
+    ).values():
         future.result()
     _wait_for_leaders(admin, topics)
 

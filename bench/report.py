@@ -70,6 +70,17 @@ class BenchRun:
     peers: dict[str, PassthroughResult] = field(default_factory=dict)
     processes: int = 1
     workers: int = 1  # per process
+    #: The same input drained again in the same run with another number of processes.
+    also: OtherLayout | None = None
+
+
+@dataclass(frozen=True)
+class OtherLayout:
+    """A second drain of the run's input (``--also-processes``), into its own output topics."""
+
+    processes: int
+    dataflow: DataflowResult
+    revenue_check: RevenueCheck | None
 
 
 def machine_facts() -> Machine:
@@ -168,9 +179,37 @@ def results_markdown(run: BenchRun) -> str:
         f"{run.fill.seconds:.1f} s.",
         "",
         _checks_line(run),
+        *_other_layout_lines(run),
         *_peer_lines(run),
     ]
     return "\n".join(lines)
+
+
+def _other_layout_lines(run: BenchRun) -> list[str]:
+    also = run.also
+    if also is None:
+        return []
+    f, d = run.figures, also.dataflow
+    rate = d.records / d.seconds
+    check = also.revenue_check
+    revisions = (
+        "revenue check skipped"
+        if check is None
+        else (
+            f"revenue {'all equal' if check.ok else 'MISMATCH'}; aggregate records with "
+            f"revision > 1: {check.corrections + check.transition_corrections} of "
+            f"{check.records_read + check.transition_records}"
+        )
+    )
+    first = _size(run.processes, "process", "processes")
+    return [
+        "",
+        f"Same input, same run, {_size(also.processes, 'process', 'processes')} of "
+        f"{_size(run.workers, 'worker')} (`--also-processes`, own output topics): "
+        f"**{rate:,.0f} events/s**, {rate / f.baseline_events_per_s:.3f} of the baseline, "
+        f"**{rate / f.dataflow_events_per_s:.2f} times the {first}**; "
+        f"{d.cpu_seconds / d.records * 1e6:.1f} CPU s per million; {revisions}.",
+    ]
 
 
 PEER_TITLES = {

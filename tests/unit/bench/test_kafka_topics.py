@@ -23,3 +23,11 @@ def test_no_bench_topic_deletes_records_by_age() -> None:
         assert config["retention.ms"] == "-1", topic.name
         assert config["cleanup.policy"] == topic.cleanup_policy
         assert config["min.insync.replicas"] == "2"
+
+
+def test_a_second_drain_writes_to_its_own_outputs_from_the_same_input() -> None:
+    first, second = bench_topics("r1"), bench_topics("r1", outputs="p2")
+    assert second.cdc == first.cdc
+    assert second.revenue.name == "bench-r1-p2-revenue"
+    others = {t.name for t in second.all if t is not second.cdc}
+    assert len(others) == 5 and not others & {t.name for t in first.all}

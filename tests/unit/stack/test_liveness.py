@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dataflows.kafka_io import RESET_COMMAND, SourceError, check_resume_offset
+from dataflows.kafka_io import SourceError, check_resume_offset
+from dataflows.settings import RESET_COMMAND
 from orderstream.cli import build_parser
 from orderstream.stack.components import Check, StackError
 from orderstream.stack.components.dataflow import Dataflow, judge_progress

@@ -1,0 +1,38 @@
+"""bench.report: the line of a second drain with another number of processes (same run)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import cast
+
+import pytest
+
+from bench import dataflow_throughput
+from bench.report import BenchRun, _other_layout_lines
+
+
+def test_the_other_layout_is_compared_with_the_first_drain_of_the_same_run() -> None:
+    drain = SimpleNamespace(records=1000, seconds=0.25, cpu_seconds=0.02)
+    check = SimpleNamespace(
+        ok=True, corrections=0, transition_corrections=1, records_read=9, transition_records=21
+    )
+    run = SimpleNamespace(
+        processes=1,
+        workers=1,
+        figures=SimpleNamespace(baseline_events_per_s=8000.0, dataflow_events_per_s=2500.0),
+        also=SimpleNamespace(processes=2, dataflow=drain, revenue_check=check),
+    )
+    [_, line] = _other_layout_lines(cast(BenchRun, run))
+    # 4,000 events/s: half the baseline, 1.6 times the single process; 20 CPU s per million.
+    assert "2 processes of 1 worker" in line and "**4,000 events/s**, 0.500 of the baseline" in line
+    assert "**1.60 times the 1 process**" in line and "20.0 CPU s per million" in line
+    assert "revision > 1: 1 of 30" in line
+    assert _other_layout_lines(cast(BenchRun, SimpleNamespace(also=None))) == []
+
+
+def test_also_processes_is_optional_and_never_negative(capsys: pytest.CaptureFixture[str]) -> None:
+    assert dataflow_throughput.parse_args([]).also_processes == 0
+    assert dataflow_throughput.parse_args(["--also-processes", "2"]).also_processes == 2
+    with pytest.raises(SystemExit):
+        dataflow_throughput.parse_args(["--also-processes", "-1"])
+    assert "--also-processes" in capsys.readouterr().err
