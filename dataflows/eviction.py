@@ -74,8 +74,5 @@ def _sweep_key(slot: int, shard: int) -> str:
 
 
 def _shard(state_key: str) -> int:
-    """A bucket key's shard: a number (one worker) by its value, any other key by its CRC-32
-    (stable across runs, unlike ``hash``)."""
-    return (
-        int(state_key) % SHARDS if state_key.isdigit() else zlib.crc32(state_key.encode()) % SHARDS
-    )
+    """A bucket key's shard, by its CRC-32 (stable across runs, unlike ``hash``)."""
+    return zlib.crc32(state_key.encode()) % SHARDS

@@ -41,10 +41,6 @@ class Placement:
     process_id: int = 0
 
     @property
-    def workers(self) -> int:
-        return self.processes * self.workers_per_process
-
-    @property
     def assigns_partitions(self) -> bool:
         """Whether each process reads only its own share of the input partitions. With
         several workers in a process, Bytewax decides which of them reads a partition, so
@@ -54,7 +50,6 @@ class Placement:
     def reads(self, partition: int) -> bool:
         """Whether this process lists ``partition`` as one it can read."""
         return not self.assigns_partitions or partition % self.processes == self.process_id
-
 
 
 #: A run of one process of one worker.

@@ -72,11 +72,9 @@ def input_channels(partitions: Iterable[int], placement: Placement) -> frozenset
     one process, or in several of one worker that each track their own partitions
     (placement.py); empty when Bytewax spreads partitions over the workers of several
     processes (any process may then forward any partition)."""
-    if placement.processes == 1:
-        return frozenset(channel(p, 0) for p in partitions)
-    if placement.assigns_partitions:
-        return frozenset(channel(p, p % placement.processes) for p in partitions)
-    return frozenset()
+    if placement.processes > 1 and not placement.assigns_partitions:
+        return frozenset()
+    return frozenset(channel(p, p % placement.processes) for p in partitions)
 
 
 class ParsedBatch(Value, frozen=True):

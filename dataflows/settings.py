@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from dataflows.placement import Placement
+from dataflows.placement import ONE_WORKER, Placement
 from orderstream import knobs
 from orderstream.knobs import TopicNames, env_int
 
@@ -102,7 +102,7 @@ class DataflowSettings:
         name, default = PREFETCH_KBYTES
         prefetch_kbytes = env_int(e, name, default, minimum=1024, maximum=2_097_151)
         name, _ = BATCH_SIZE
-        default = default_batch_size(placement or Placement())
+        default = default_batch_size(placement or ONE_WORKER)
         batch_size = env_int(e, name, default, minimum=1, maximum=100_000)
         return cls(
             bootstrap_servers=knobs.bootstrap_servers(e),

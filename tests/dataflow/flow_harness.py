@@ -12,7 +12,6 @@ from bytewax.testing import TestingSource, cluster_main, run_main
 from dataflows.cdc import RawChange
 from dataflows.clock import Clock, frozen_clock
 from dataflows.orders import Sinks, build_flow
-from dataflows.placement import Placement
 from dataflows.records import OutRecord
 from dataflows.settings import FlowConfig
 
@@ -158,7 +157,6 @@ def run_flow(
         ),
         config,
         frozen_clock(NOW) if clock is None else clock,
-        Placement(workers_per_process=workers),  # keys placed as a run of that many workers
     )
     if workers == 1:
         run_main(flow, epoch_interval=timedelta(0))  # type: ignore[no-untyped-call]
