@@ -18,6 +18,7 @@ import hashlib
 import resource
 import time
 import tracemalloc
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -31,22 +32,33 @@ from dataflows.cdc import RawChange
 from dataflows.clock import frozen_clock
 from dataflows.orders import Sinks, build_flow, tune_gc
 from dataflows.records import OutRecord
-from dataflows.settings import FlowConfig
+from dataflows.settings import BATCH_SIZE, FlowConfig
+from orderstream.contract import CONTRACT_TOPICS, TOPIC_CDC
 
-TOPIC = "mysql-orders"
-#: As many records per source batch as the Kafka source reads at once.
-BATCH = 500
+TOPIC = TOPIC_CDC
+#: As many records per source batch as the Kafka source reads at once in one process.
+BATCH = BATCH_SIZE[1]
+#: The CDC topic's partitions (the contract's).
+CDC_PARTITIONS = next(spec.partitions for spec in CONTRACT_TOPICS if spec.name == TOPIC_CDC)
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
 
-def raw_changes(events: int, duplicates: float, seed: int) -> list[RawChange]:
+def raw_changes(
+    events: int, duplicates: float, seed: int, partitions: int = 1
+) -> list[RawChange]:
+    """The bench's input as read from ``partitions`` partitions, interleaved in one stream
+    (Bytewax's testing source has one). A record's partition comes from its key, by CRC-32
+    rather than Kafka's murmur2: only the spread of orders over partitions matters here."""
     builder = EnvelopeBuilder()
     built = (builder.build(change) for change in planned_changes(events, seed))
     plan = redelivery_plan(events, duplicates, seed)
-    return [
-        RawChange(TOPIC, 0, offset, record.key, record.value)
-        for offset, record in enumerate(with_redeliveries(built, plan))
-    ]
+    offsets = [0] * partitions
+    changes: list[RawChange] = []
+    for record in with_redeliveries(built, plan):
+        partition = zlib.crc32(record.key) % partitions
+        changes.append(RawChange(TOPIC, partition, offsets[partition], record.key, record.value))
+        offsets[partition] += 1
+    return changes
 
 
 def digest(outputs: dict[str, list[OutRecord]]) -> str:
@@ -65,14 +77,14 @@ def _comparable(records: list[OutRecord]) -> Iterator[bytes]:
         yield record.key.encode() + b"\0" + orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
 
 
-class _CountingSink(DynamicSink[OutRecord]):
+class _DroppingSink(DynamicSink[OutRecord]):
     """Keeps nothing (so that ``--state`` measures the flow's state, not the outputs)."""
 
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _Counting:
-        return _Counting()
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _Dropping:
+        return _Dropping()
 
 
-class _Counting(StatelessSinkPartition[OutRecord]):
+class _Dropping(StatelessSinkPartition[OutRecord]):
     def write_batch(self, items: list[OutRecord]) -> None:
         pass
 
@@ -83,7 +95,7 @@ def run(records: list[RawChange], workers: int, keep: bool = True) -> dict[str, 
         name: [] for name in ("processed", "revenue", "transitions", "dead_letters")
     }
     sinks = Sinks(
-        *(TestingSink(outputs[name]) if keep else _CountingSink() for name in outputs)
+        *(TestingSink(outputs[name]) if keep else _DroppingSink() for name in outputs)
     )
     flow = build_flow(TestingSource(records, BATCH), sinks, FlowConfig(), frozen_clock(NOW))
     if workers == 1:
@@ -96,10 +108,29 @@ def run(records: list[RawChange], workers: int, keep: bool = True) -> dict[str, 
 
 
 def add_input_arguments(parser: argparse.ArgumentParser, events: int) -> None:
-    """The generated input's flags (see :func:`raw_changes`); ``events``: the default count."""
+    """The generated input's flags (see :func:`input_from_arguments`); ``events``: the
+    default count."""
     parser.add_argument("--events", type=int, default=events)
     parser.add_argument("--duplicates", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=1,
+        help=f"spread the input over this many CDC partitions by key (the topic has "
+        f"{CDC_PARTITIONS}; per-order state is kept per partition)",
+    )
+
+
+def input_from_arguments(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> list[RawChange]:
+    """:func:`raw_changes` for the flags of :func:`add_input_arguments`; a bad one exits
+    through ``parser.error`` naming it."""
+    for flag in ("events", "partitions"):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag}={getattr(args, flag)} must be >= 1")
+    return raw_changes(args.events, args.duplicates, args.seed, args.partitions)
 
 
 def main() -> None:
@@ -113,13 +144,10 @@ def main() -> None:
         action="store_true",
         help="trace Python allocations (tracemalloc; about 2x slower), drop the outputs as "
         "they come (no digest) and print the peak bytes allocated during the run per "
-        "tracked order",
+        "tracked order (the batches in flight included)",
     )
     args = parser.parse_args()
-    if args.events < 1:
-        parser.error(f"--events={args.events} must be >= 1")
-
-    records = raw_changes(args.events, args.duplicates, args.seed)
+    records = input_from_arguments(parser, args)
     if not args.default_gc:
         tune_gc()  # as the production flow() does
     profiler = cProfile.Profile() if args.profile else None

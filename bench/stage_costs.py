@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import NamedTuple, TypeVar
 
-from bench.offline import BATCH, NOW, add_input_arguments, raw_changes
+from bench.offline import BATCH, NOW, add_input_arguments, input_from_arguments
 from dataflows import records, routing
 from dataflows.cdc import DeadLetter, RawChange
 from dataflows.clock import Clock, frozen_clock
@@ -141,11 +141,9 @@ def main() -> None:
     add_input_arguments(parser, events=100_000)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    if args.events < 1:
-        parser.error(f"--events={args.events} must be >= 1")
     if args.repeats < 1:
         parser.error(f"--repeats={args.repeats} must be >= 1")
-    raws = raw_changes(args.events, args.duplicates, args.seed)
+    raws = input_from_arguments(parser, args)
     tune_gc()  # as the production flow() does
     best = best_of(args.repeats, lambda: stage_seconds(raws).seconds)
     total = sum(best.values())

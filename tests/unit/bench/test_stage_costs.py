@@ -24,7 +24,7 @@ def test_every_step_does_the_flows_work_on_the_generated_changes() -> None:
     assert run.outputs["window_transitions"] == run.outputs["transitions_by_pair"]
 
 
-@pytest.mark.parametrize("argument", ["--events=0", "--repeats=0"])
+@pytest.mark.parametrize("argument", ["--events=0", "--repeats=0", "--partitions=0"])
 def test_a_bad_argument_exits_non_zero_naming_it(argument: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bench.stage_costs", argument],
