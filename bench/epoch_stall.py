@@ -1,12 +1,14 @@
 """What one recovery epoch costs the orders dataflow, offline (no stack, no Kafka).
 
 ```
-python -m bench.epoch_stall --tracked 20000,200000 --changed 1000,10000 [--access recent]
+python -m bench.epoch_stall --tracked 20000,200000 --changed 1000,10000 \
+    [--access recent] [--partitions 6]
 ```
 
 For each number of tracked orders N and changes per epoch K, the real flow
 (``dataflows.orders.build_flow``) runs in one worker on an in-memory source: first N inserts
-(N orders tracked), then ``--epochs`` epochs of K updates each (one source batch per epoch,
+(N orders tracked, spread by key over the CDC topic's partitions: per-order state is kept
+per partition), then ``--epochs`` epochs of K updates each (one source batch per epoch,
 ``epoch_interval=0``). The same input runs twice, without and with SQLite recovery. The
 difference in the median time of an update epoch (from one source batch to the next) is
 what recovery adds to an epoch: snapshotting and pickling every state key changed in it,
@@ -40,8 +42,10 @@ from bytewax.inputs import DynamicSource, StatelessSourcePartition
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.testing import TestingSink, run_main
 
+from bench.offline import CDC_PARTITIONS, partition_of
 from dataflows.cdc import RawChange
 from dataflows.orders import Sinks, build_flow
+from orderstream.contract import TOPIC_CDC
 
 INSERT_BATCH = 5000
 STATUSES = ("PENDING", "PAID", "SHIPPED", "DELIVERED")
@@ -76,7 +80,9 @@ def _row(order_id: int, version: int) -> dict[str, Any]:
     }
 
 
-def _raw(offset: int, before: dict[str, Any] | None, after: dict[str, Any]) -> RawChange:
+def _raw(
+    offset: int, before: dict[str, Any] | None, after: dict[str, Any], partitions: int
+) -> RawChange:
     value = {
         "before": before,
         "after": after,
@@ -86,11 +92,16 @@ def _raw(offset: int, before: dict[str, Any] | None, after: dict[str, Any]) -> R
         "ts_us": after["updated_at"],
     }
     key = orjson.dumps({"id": after["id"]})
-    return RawChange("mysql-orders", 0, offset, key, orjson.dumps(value))
+    partition = partition_of(key, partitions)
+    return RawChange(TOPIC_CDC, partition, offset, key, orjson.dumps(value))
 
 
-def batches(tracked: int, changed: int, epochs: int, access: str) -> list[list[RawChange]]:
-    """N inserts in batches, then ``epochs`` batches of ``changed`` updates."""
+def batches(
+    tracked: int, changed: int, epochs: int, access: str, partitions: int = CDC_PARTITIONS
+) -> list[list[RawChange]]:
+    """N inserts in batches, then ``epochs`` batches of ``changed`` updates, read from
+    ``partitions`` CDC partitions (so that per-order state is split per partition as live;
+    offsets count per batch, not per partition, which no step looks at)."""
     rng = random.Random(1)
     versions = dict.fromkeys(range(1, tracked + 1), 1)
     out: list[list[RawChange]] = []
@@ -98,7 +109,7 @@ def batches(tracked: int, changed: int, epochs: int, access: str) -> list[list[R
     ids = list(versions)
     for start in range(0, tracked, INSERT_BATCH):
         chunk = ids[start : start + INSERT_BATCH]
-        out.append([_raw(next(offsets), None, _row(i, 1)) for i in chunk])
+        out.append([_raw(next(offsets), None, _row(i, 1), partitions) for i in chunk])
     recent = ids[-max(changed, min(tracked, 3 * changed)) :]
     for _ in range(epochs):
         pool = recent if access == "recent" else ids
@@ -106,7 +117,8 @@ def batches(tracked: int, changed: int, epochs: int, access: str) -> list[list[R
         for order_id in rng.sample(pool, min(changed, len(pool))):
             version = versions[order_id]
             versions[order_id] = version + 1
-            batch.append(_raw(next(offsets), _row(order_id, version), _row(order_id, version + 1)))
+            before, after = _row(order_id, version), _row(order_id, version + 1)
+            batch.append(_raw(next(offsets), before, after, partitions))
         out.append(batch)
     return out
 
@@ -182,7 +194,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--changed", default="1000,10000", help="changes per epoch, a,b,...")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--access", choices=("recent", "uniform"), default="recent")
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=CDC_PARTITIONS,
+        help="CDC partitions the changes are read from (per-order state is kept per partition)",
+    )
     args = parser.parse_args(argv)
+    if args.partitions < 1:
+        parser.error(f"--partitions={args.partitions} must be >= 1")
     try:
         tracked = [int(v) for v in args.tracked.split(",")]
         changed = [int(v) for v in args.changed.split(",")]
@@ -195,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for n in tracked:
         for k in changed:
-            plan = batches(n, k, args.epochs, args.access)
+            plan = batches(n, k, args.epochs, args.access, args.partitions)
             plain = run(plan, args.epochs, None)
             with tempfile.TemporaryDirectory(prefix="epoch-stall-") as tmp:
                 init_db_dir(Path(tmp), 1)  # type: ignore[no-untyped-call]

@@ -47,18 +47,24 @@ def raw_changes(
     events: int, duplicates: float, seed: int, partitions: int = 1
 ) -> list[RawChange]:
     """The bench's input as read from ``partitions`` partitions, interleaved in one stream
-    (Bytewax's testing source has one). A record's partition comes from its key, by CRC-32
-    rather than Kafka's murmur2: only the spread of orders over partitions matters here."""
+    (Bytewax's testing source has one); a record's partition comes from its key
+    (:func:`partition_of`)."""
     builder = EnvelopeBuilder()
     built = (builder.build(change) for change in planned_changes(events, seed))
     plan = redelivery_plan(events, duplicates, seed)
     offsets = [0] * partitions
     changes: list[RawChange] = []
     for record in with_redeliveries(built, plan):
-        partition = zlib.crc32(record.key) % partitions
+        partition = partition_of(record.key, partitions)
         changes.append(RawChange(TOPIC, partition, offsets[partition], record.key, record.value))
         offsets[partition] += 1
     return changes
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """The partition of a record key among ``partitions``: by CRC-32 rather than Kafka's
+    murmur2, since only the spread of orders over partitions matters offline."""
+    return zlib.crc32(key) % partitions
 
 
 def digest(outputs: dict[str, list[OutRecord]]) -> str:

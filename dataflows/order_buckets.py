@@ -25,9 +25,12 @@ from dataflows.settings import RESET_COMMAND
 from dataflows.utc import from_micros, micros
 from orderstream.contract import OrderStatus
 
-#: Order ids per state key. Part of the recovery layout: changing it needs a reset of the
-#: recovery directory (docs/dataflow.md, Recovery).
-ORDERS_PER_BUCKET = 256
+#: Order ids per bucket. A bucket is kept per input partition (placement.py), so with the CDC
+#: topic's 6 partitions a state key holds about 256 orders: 256 ids per bucket split over 6
+#: keys made 6 times the recovery rows and ~6x the commit's clean-up scan
+#: (``bench.epoch_stall``). Part of the recovery layout (:data:`LAYOUT`): changing it needs
+#: a reset of the recovery directory (docs/dataflow.md, Recovery).
+ORDERS_PER_BUCKET = 1536
 
 _STATUSES: tuple[OrderStatus, ...] = tuple(OrderStatus)
 _STATUS_INDEX = {status: index for index, status in enumerate(_STATUSES)}
@@ -40,8 +43,9 @@ BucketState = dict[int, Packed]
 #: What a bucket snapshots: the layout (:data:`LAYOUT`) and its memories. Plain dicts were
 #: the layout of buckets keyed without their partition, which this version cannot resume.
 BucketSnapshot = tuple[str, BucketState]
-#: Buckets keyed per input partition (placement.py).
-LAYOUT = "partition-buckets"
+#: Buckets of :data:`ORDERS_PER_BUCKET` ids keyed per input partition (placement.py). A
+#: snapshot of buckets of another size would put orders under keys no change looks up.
+LAYOUT = f"partition-buckets/{ORDERS_PER_BUCKET}"
 
 
 class RecoveryLayoutError(RuntimeError):
@@ -91,16 +95,12 @@ class OrderBucket:
             return cls(None)
         if isinstance(state, tuple) and len(state) == 2 and state[0] == LAYOUT:
             return cls(state[1])
-        older = (
-            "buckets keyed without their partition"
-            if isinstance(state, dict)
-            else f"{type(state).__name__}, one key per order"
-        )
+        older = _layout_of(state)
         raise RecoveryLayoutError(
             f"{step_id}: the recovery directory holds per-order state of an older layout "
             f"({older}); this version keeps orders in buckets of {ORDERS_PER_BUCKET} ids per "
-            f"input partition and cannot resume from it. Reset the recovery directory "
-            f"(`{RESET_COMMAND}`, docs/dataflow.md, Recovery) and start again"
+            f"input partition ({LAYOUT!r}) and cannot resume from it. Reset the recovery "
+            f"directory (`{RESET_COMMAND}`, docs/dataflow.md, Recovery) and start again"
         )
 
     def __len__(self) -> int:
@@ -142,3 +142,12 @@ class OrderBucket:
     def snapshot(self) -> BucketSnapshot:
         """A copy (tuples are immutable), so later changes cannot leak into a snapshot."""
         return (LAYOUT, dict(self._orders))
+
+
+def _layout_of(state: object) -> str:
+    """What an unreadable bucket snapshot is, for the error message."""
+    if isinstance(state, dict):
+        return "buckets keyed without their partition"
+    if isinstance(state, tuple) and len(state) == 2 and isinstance(state[0], str):
+        return repr(state[0])  # "partition-buckets": buckets of 256 ids, before sizes were named
+    return f"{type(state).__name__}, one key per order"

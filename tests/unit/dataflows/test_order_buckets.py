@@ -14,6 +14,7 @@ from dataflows import placement
 from dataflows.cdc import OrderChange
 from dataflows.dedupe import OrderMemory, track
 from dataflows.order_buckets import (
+    LAYOUT,
     ORDERS_PER_BUCKET,
     OrderBucket,
     RecoveryLayoutError,
@@ -115,3 +116,14 @@ def test_a_snapshot_of_buckets_keyed_without_their_partition_is_refused_by_name(
     assert OrderBucket.restore(snapshot, "dedupe_by_order").memory(1) is not None
     with pytest.raises(RecoveryLayoutError, match="without their partition.*reset-dataflow"):
         OrderBucket.restore(snapshot[1], "dedupe_by_order")  # what the last version stored
+
+
+def test_a_snapshot_of_buckets_of_another_size_is_refused_by_name() -> None:
+    # The first per-partition layout: buckets of 256 ids, tagged without their size. Resumed
+    # as buckets of another size, its orders would sit under keys no change looks up.
+    memories = {1: pack(OrderMemory(3, False, OrderStatus.PAID, NOW, NOW))}
+    for tag in ("partition-buckets", "partition-buckets/256"):
+        with pytest.raises(RecoveryLayoutError, match=f"'{tag}'.*reset-dataflow"):
+            OrderBucket.restore((tag, memories), "dedupe_by_order")
+    assert LAYOUT.endswith(f"/{ORDERS_PER_BUCKET}")  # the size is part of the tag
+    assert OrderBucket.restore((LAYOUT, memories), "dedupe_by_order").memory(1) is not None
