@@ -34,6 +34,7 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
     KafkaError,
+    KafkaException,
     Message,
     Producer,
     TopicPartition,
@@ -283,13 +284,21 @@ class KafkaTopicSink(DynamicSink[OutRecord]):
         return TopicWriter(connect, self._topic, flush_timeout, self._observe_latency)
 
 
+#: How long a new writer waits for its topic's metadata (TopicWriter) before it goes on.
+TOPIC_METADATA_WAIT = timedelta(seconds=10)
+
 #: Called by the producer with each failed delivery (``delivery.report.only.error``).
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
 
 
 class TopicWriter(StatelessSinkPartition[OutRecord]):
     """``connect``: makes the producer, given the one delivery callback it reports to (one
-    for the producer, not one per record: a per-record callback costs ~0.8 µs more each)."""
+    for the producer, not one per record: a per-record callback costs ~0.8 µs more each).
+
+    The writer asks for its topic's metadata when it is built: a producer that does not know
+    the topic's partition leaders yet holds the first batch until it does. In bench drains
+    the first flush of each sink took 0.4-0.8 s that way, later ones 0.01-0.1 s.
+    """
 
     def __init__(
         self,
@@ -301,8 +310,15 @@ class TopicWriter(StatelessSinkPartition[OutRecord]):
         self._failures: list[str] = []
         self._producer = connect(self._on_delivery)
         self._topic = topic
+        self._learn_topic()
         self._flush_timeout_s = flush_timeout.total_seconds()
         self._observe_latency = observe_latency
+
+    def _learn_topic(self) -> None:
+        try:
+            self._producer.list_topics(self._topic, timeout=TOPIC_METADATA_WAIT.total_seconds())
+        except KafkaException as err:  # brokers not up yet: the first batch will wait instead
+            log.warning("Kafka producer of %s: no topic metadata yet: %s", self._topic, err)
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:

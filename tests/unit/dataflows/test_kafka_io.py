@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, KafkaError
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException
 from prometheus_client import REGISTRY
 
 from dataflows.cdc import RawChange
@@ -57,9 +57,15 @@ class FakeMessage:
 
 class FakeProducer:
     def __init__(
-        self, fail_keys: frozenset[bytes] = frozenset(), stuck: int = 0, full_times: int = 0
+        self,
+        fail_keys: frozenset[bytes] = frozenset(),
+        stuck: int = 0,
+        full_times: int = 0,
+        metadata_error: KafkaException | None = None,
     ) -> None:
         self.fail_keys, self.stuck, self.full_times = fail_keys, stuck, full_times
+        self.metadata_error = metadata_error
+        self.metadata_asked: list[str] = []
         self.polls = 0
         self.on_delivery: Callback | None = None  # the producer's one callback
         self.pending: list[bytes] = []
@@ -68,6 +74,11 @@ class FakeProducer:
     def connect(self, on_delivery: Callback) -> FakeProducer:
         self.on_delivery = on_delivery
         return self
+
+    def list_topics(self, topic: str, timeout: float) -> None:
+        self.metadata_asked.append(topic)
+        if self.metadata_error is not None:
+            raise self.metadata_error
 
     def produce(self, topic: str, value: bytes, key: bytes) -> None:
         """confluent_kafka's order: ``produce(topic, value, key, ...)``."""
@@ -119,6 +130,20 @@ def test_batch_is_produced_and_confirmed() -> None:
     assert producer.produced == [("out", b"k1", b"v1"), ("out", b"k2", b"v2")]
     assert producer.polls == 3
     assert producer.pending == []
+
+
+def test_writer_learns_its_topic_before_the_first_batch() -> None:
+    producer = FakeProducer()
+    writer(producer)
+    assert producer.metadata_asked == ["out"]
+
+
+def test_writer_without_topic_metadata_still_writes() -> None:
+    producer = FakeProducer(metadata_error=KafkaException(KafkaError(KafkaError._TRANSPORT)))
+    out = writer(producer)
+    assert producer.metadata_asked == ["out"]
+    out.write_batch([OutRecord("k1", b"v1")])
+    assert producer.produced == [("out", b"k1", b"v1")]
 
 
 def test_a_failed_delivery_stops_the_dataflow() -> None:
