@@ -4,8 +4,9 @@
 from the beginning (assigned, no group), re-serializes every value and produces it to T2
 with the key it had, until N records are read; then flushes and prints one JSON object with
 the measurement (wall time and CPU from the first record read to the last produce confirmed).
-The producer is configured like the dataflow's (acks=all, idempotent, linger 5 ms, lz4), so
-the difference between the two runs is the dataflow's own work; a unit test keeps them equal.
+The producer writes with the dataflow's settings (``dataflows.settings.PRODUCER_SETTINGS``:
+acks=all, idempotent, linger 5 ms, lz4), so the difference between the two runs is the
+dataflow's own work.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from confluent_kafka import (
 )
 
 from bench.procstats import peak_rss_bytes
+from dataflows.settings import PRODUCER_SETTINGS
 from orderstream.settings import Settings
 
 BATCH_SIZE = 500  # as dataflows.kafka_io.CdcSource
@@ -62,15 +64,9 @@ def consumer_config(bootstrap_servers: str) -> dict[str, Any]:
 
 
 def producer_config(bootstrap_servers: str) -> dict[str, Any]:
-    # The dataflow's producer settings (dataflows.kafka_io.producer_config), without
-    # importing bytewax into the baseline process.
     return {
         "bootstrap.servers": bootstrap_servers,
-        "acks": "all",
-        "enable.idempotence": True,
-        "partitioner": "murmur2_random",
-        "linger.ms": 5,
-        "compression.type": "lz4",
+        **PRODUCER_SETTINGS,
         "delivery.timeout.ms": int(DELIVERY_TIMEOUT.total_seconds() * 1000),
     }
 

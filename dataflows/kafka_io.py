@@ -45,7 +45,7 @@ from dataflows import metrics, routing
 from dataflows.cdc import RawChange
 from dataflows.placement import ONE_WORKER, Placement
 from dataflows.records import OutRecord
-from dataflows.settings import BATCH_SIZE, PREFETCH_KBYTES, RESET_COMMAND
+from dataflows.settings import BATCH_SIZE, PREFETCH_KBYTES, PRODUCER_SETTINGS, RESET_COMMAND
 
 log = logging.getLogger(__name__)
 
@@ -91,15 +91,7 @@ def consumer_config(
 def producer_config(bootstrap_servers: str, delivery_timeout: timedelta) -> dict[str, Any]:
     return {
         "bootstrap.servers": bootstrap_servers,
-        "acks": "all",
-        "enable.idempotence": True,
-        # Same key -> same partition as Java clients (and any other murmur2 producer).
-        "partitioner": "murmur2_random",
-        "linger.ms": 5,
-        # lz4 batches: the brokers write and replicate a fraction of the bytes. With two
-        # dataflow processes and three brokers on two cores, drains of 1 M changes ran 21 %
-        # faster (3 alternating pairs, brokers' CPU 6-8 s against 9-10; bench/README.md).
-        "compression.type": "lz4",
+        **PRODUCER_SETTINGS,
         # Delivery reports (a Python callback each) only for failures: a success needs no
         # call, and flush() says how many records are still unconfirmed.
         "delivery.report.only.error": True,

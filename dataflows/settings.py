@@ -56,6 +56,20 @@ MULTI_PROCESS_BATCH_SIZE = 5000
 #: other's changes closed a window corrects it (2000 gave 39 % corrections in a 2-process
 #: drain of 1 M changes; docs/dataflow.md, Scaling).
 SHARED_PARTITIONS_BATCH_SIZE = 500
+#: How the output producers write (kafka_io.producer_config adds the servers, the delivery
+#: timeout and failure-only delivery reports). The bench's baseline (bench/passthrough.py)
+#: writes with the same settings, without importing Bytewax.
+PRODUCER_SETTINGS: Mapping[str, object] = {
+    "acks": "all",
+    "enable.idempotence": True,
+    # Same key -> same partition as Java clients (and any other murmur2 producer).
+    "partitioner": "murmur2_random",
+    "linger.ms": 5,
+    # lz4 batches: the brokers write and replicate a fraction of the bytes. With two
+    # dataflow processes and three brokers on two cores, drains of 1 M changes ran 21 %
+    # faster (3 alternating pairs, brokers' CPU 6-8 s against 9-10; bench/README.md).
+    "compression.type": "lz4",
+}
 #: The command that resets the dataflow's recovery state (docs/reliability.md).
 RESET_COMMAND = "orderstream stack reset-dataflow"
 
