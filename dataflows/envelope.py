@@ -4,7 +4,10 @@ Pure: no bytewax, no confluent_kafka. Decoding into structs checks every field's
 C and skips the fields the dataflow does not read (most of ``source``), which takes about
 half the time of ``orjson.loads`` into dicts plus the type checks in Python. It accepts only
 the shape the connector writes (integers where integers belong, strings for amounts and
-statuses, epoch microseconds for ``DATETIME(6)``); anything else decodes to ``None``, and
+statuses, epoch microseconds for ``DATETIME(6)``) and, checked in C as it decodes, the
+column rules that cost next to nothing there: a known status, a version >= 1, times a
+datetime can hold (a ``pattern`` for the currency cost more than the whole rest of the
+decode; cdc.py checks it). Anything else decodes to ``None``, and
 :func:`dataflows.cdc.parse_change` takes its checked path, which names what is wrong.
 """
 
@@ -14,10 +17,15 @@ from typing import Annotated
 
 import msgspec
 
+from dataflows.utc import HIGHEST_MICROS, LOWEST_MICROS
+from orderstream.contract import OrderStatus
+
 #: orjson reads integers up to 2**64 - 1 as ``int`` and larger ones as ``float`` (which the
 #: checked path rejects), so the fast path must not accept more; msgspec's bounds stop at
 #: int64, and the few larger integers take the checked path.
 Int = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+Version = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
+Micros = Annotated[int, msgspec.Meta(ge=LOWEST_MICROS, le=HIGHEST_MICROS)]
 
 
 class Row(msgspec.Struct):
@@ -25,12 +33,12 @@ class Row(msgspec.Struct):
 
     id: Int
     customer_id: Int
-    status: str
+    status: OrderStatus
     total_amount: str
     currency: str
-    version: Int
-    created_at: Int
-    updated_at: Int
+    version: Version
+    created_at: Micros
+    updated_at: Micros
 
 
 class Source(msgspec.Struct):

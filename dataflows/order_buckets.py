@@ -22,7 +22,7 @@ from dataflows import dedupe, placement
 from dataflows.cdc import OrderChange
 from dataflows.dedupe import OrderMemory, TrackedChange
 from dataflows.settings import RESET_COMMAND
-from dataflows.utc import from_micros, micros
+from dataflows.utc import micros
 from orderstream.contract import OrderStatus
 
 #: Order ids per bucket. A bucket is kept per input partition (placement.py), so with the CDC
@@ -58,26 +58,21 @@ def bucket_key(change: OrderChange) -> str:
     return placement.bucket_key(change.raw.partition, change.image.order_id // ORDERS_PER_BUCKET)
 
 
-def pack(memory: OrderMemory, last_seen_us: int | None = None) -> Packed:
-    """``last_seen_us``: ``memory.last_seen`` in microseconds, when the caller has it."""
-    since = _UNKNOWN if memory.status_since is None else micros(memory.status_since)
+def pack(memory: OrderMemory) -> Packed:
+    since = memory.status_since_us
     return (
         memory.version,
         memory.deleted,
         _STATUS_INDEX[memory.status],
-        since,
-        micros(memory.last_seen) if last_seen_us is None else last_seen_us,
+        _UNKNOWN if since is None else since,
+        memory.last_seen_us,
     )
 
 
 def unpack(packed: Packed) -> OrderMemory:
     version, deleted, status, since, last_seen = packed
     return OrderMemory(
-        version=version,
-        deleted=deleted,
-        status=_STATUSES[status],
-        status_since=None if since == _UNKNOWN else from_micros(since),
-        last_seen=from_micros(last_seen),
+        version, deleted, _STATUSES[status], None if since == _UNKNOWN else since, last_seen
     )
 
 
@@ -110,25 +105,21 @@ class OrderBucket:
         packed = self._orders.get(order_id)
         return None if packed is None else unpack(packed)
 
-    def track(
-        self, change: OrderChange, now: datetime, now_us: int | None = None
-    ) -> tuple[TrackedChange | None, bool]:
-        """Apply ``change`` to its order's memory (:func:`dataflows.dedupe.track`).
+    def track(self, change: OrderChange, now_us: int) -> tuple[TrackedChange | None, bool]:
+        """Apply ``change`` to its order's memory (:func:`dataflows.dedupe.track`);
+        ``now_us``: system time in microseconds since the epoch.
 
-        ``now_us``: ``now`` in microseconds since the epoch, when the caller has it (a group
-        of changes shares one ``now``). Returns the tracked change (None for a duplicate) and
-        whether the order is new to the bucket."""
+        Returns the tracked change (None for a duplicate) and whether the order is new to
+        the bucket."""
         order_id = change.image.order_id
         packed = self._orders.get(order_id)
-        if now_us is None:
-            now_us = micros(now)
         if packed is not None and dedupe.is_duplicate(change, packed[0], packed[1]):
             if now_us > packed[4]:  # seen now (dedupe.track's rule, without unpacking)
                 self._orders[order_id] = (*packed[:4], now_us)
             return None, False
-        memory, tracked = dedupe.track(None if packed is None else unpack(packed), change, now)
+        memory, tracked = dedupe.track(None if packed is None else unpack(packed), change, now_us)
         assert memory is not None  # track always remembers the change it was given
-        self._orders[order_id] = pack(memory, now_us)
+        self._orders[order_id] = pack(memory)
         return tracked, packed is None
 
     def evict_idle(self, now: datetime, idle_after: timedelta) -> int:

@@ -19,6 +19,7 @@ from dataflows.cdc import DeadLetter, Op, OrderChange, RawChange, Reason
 from dataflows.dedupe import TrackedChange
 from dataflows.revenue import RevenueTotals
 from dataflows.transitions import TransitionStats, summarize
+from dataflows.utc import from_micros
 from dataflows.value import Value
 from dataflows.windows import WindowResult
 
@@ -49,12 +50,6 @@ def iso(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}")
     return moment.astimezone(UTC).isoformat()
-
-
-def _moment(moment: datetime) -> datetime | str:
-    """What to serialize for ``iso(moment)``: orjson writes a datetime in UTC exactly as
-    ``iso`` does (``isoformat()``), in C; any other zone goes through ``iso``."""
-    return moment if moment.tzinfo is UTC else iso(moment)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -88,8 +83,9 @@ def processed_order(tracked: TrackedChange, processed_at: datetime | str) -> Out
         "customer_id": image.customer_id,
         "total_amount": money(image.total_amount),
         "currency": image.currency,
-        "created_at": _moment(image.created_at),
-        "updated_at": _moment(image.updated_at),
+        # Aware UTC datetimes: orjson writes them as ``iso`` does, in C.
+        "created_at": from_micros(image.created_us),
+        "updated_at": from_micros(image.updated_us),
         "source_ts_ms": change.source_ts_ms,
         "source_position": change.source_position,
         "processed_at": processed_at if isinstance(processed_at, str) else iso(processed_at),
@@ -104,7 +100,7 @@ def latency_marks(change: OrderChange) -> LatencyMarks:
     carry an older one."""
     op, captured_us = change.op, change.captured_us
     return LatencyMarks(  # positional: faster (once per processed record)
-        change.image.updated_at.timestamp() if op is Op.CREATE or op is Op.UPDATE else None,
+        change.image.updated_us / 1_000_000 if op is Op.CREATE or op is Op.UPDATE else None,
         None if captured_us is None else captured_us / 1_000_000,
         change.raw.read_at,
     )

@@ -27,7 +27,7 @@ from dataflows.order_buckets import bucket_key
 from dataflows.placement import Placement
 from dataflows.revenue import RevenueTotals
 from dataflows.transitions import TransitionSample, TransitionStats
-from dataflows.utc import EPOCH
+from dataflows.utc import EPOCH, from_micros, micros
 from dataflows.value import Value
 from dataflows.windows import WindowSpec
 
@@ -137,12 +137,12 @@ def _transition_keyed(tracked: TrackedChange) -> tuple[str, TransitionSample] | 
 class _Pending(Generic[V]):
     """A :class:`Partial` being collected."""
 
-    __slots__ = ("latest", "raws", "values")
+    __slots__ = ("latest_us", "raws", "values")
 
-    def __init__(self, latest: datetime) -> None:
+    def __init__(self, latest_us: int) -> None:
         self.values: list[V] = []
         self.raws: list[RawChange] = []
-        self.latest = latest
+        self.latest_us = latest_us
 
 
 def _partials(
@@ -153,7 +153,8 @@ def _partials(
     route: int,
 ) -> list[Group[Partial[A]]]:
     pending: dict[tuple[str, datetime, int], _Pending[V]] = {}
-    start = end = EPOCH  # the window of the last change: consecutive ones mostly share it
+    # The window of the last change, also in microseconds: consecutive ones mostly share it.
+    start, start_us, end_us = EPOCH, 0, 0
     for _, group in tracked_groups:
         for tracked in group:
             keyed = keyed_value(tracked)
@@ -161,16 +162,17 @@ def _partials(
                 continue
             change = tracked.change
             raw = change.raw
-            event_time = change.image.updated_at  # the row's updated_at
-            if not start <= event_time < end:
-                start = spec.start_of(event_time)
-                end = start + spec.length
+            event_us = change.image.updated_us  # the row's updated_at
+            if not start_us <= event_us < end_us:
+                start = spec.start_of(from_micros(event_us))
+                start_us = micros(start)
+                end_us = micros(start + spec.length)
             slot = (keyed[0], start, channel(raw.partition, route))
             collecting = pending.get(slot)
             if collecting is None:
-                collecting = pending[slot] = _Pending(event_time)
-            elif event_time > collecting.latest:
-                collecting.latest = event_time
+                collecting = pending[slot] = _Pending(event_us)
+            elif event_us > collecting.latest_us:
+                collecting.latest_us = event_us
             collecting.values.append(keyed[1])
             collecting.raws.append(raw)
     by_key: dict[str, list[Partial[A]]] = {}
@@ -180,7 +182,8 @@ def _partials(
     # first, it would move the channel's watermark past the earlier window and make that
     # window's inputs late.
     for (key, _, route_channel), collected in sorted(pending.items(), key=_window_start):
-        part = Partial(collected.latest, fold(collected.values), collected.raws, route_channel)
+        latest = from_micros(collected.latest_us)
+        part = Partial(latest, fold(collected.values), collected.raws, route_channel)
         by_key.setdefault(key, []).append(part)
     return list(by_key.items())
 

@@ -44,13 +44,12 @@ class OrderTracker(
     ) -> tuple[Iterable[list[TrackedChange]], bool]:
         if isinstance(value, IdleCheck):
             return [], self._check_idle()
-        now = self._clock.now()  # once per group: the changes arrived together
-        now_us = micros(now)
+        now_us = micros(self._clock.now())  # once per group: the changes arrived together
         passed: list[TrackedChange] = []
         new_orders = 0
         track = self._bucket.track
         for change in value:
-            tracked, new_order = track(change, now, now_us)
+            tracked, new_order = track(change, now_us)
             new_orders += new_order
             if tracked is not None:
                 passed.append(tracked)

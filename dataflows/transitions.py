@@ -107,7 +107,11 @@ class TransitionSummary:
 
 def to_milliseconds(duration: timedelta) -> int:
     """Whole milliseconds, half-up (durations are seconds with millisecond precision)."""
-    microseconds = duration // MICROSECOND
+    return milliseconds(duration // MICROSECOND)
+
+
+def milliseconds(microseconds: int) -> int:
+    """:func:`to_milliseconds` of a duration in microseconds."""
     return (microseconds + _MICROSECONDS_PER_MS // 2) // _MICROSECONDS_PER_MS
 
 
@@ -116,11 +120,11 @@ def sample(tracked: TrackedChange) -> TransitionSample | None:
         return None
     change = tracked.change
     assert change.before is not None and change.after is not None
-    elapsed = tracked.time_in_previous_status
+    elapsed = tracked.time_in_previous_us
     return TransitionSample(
         from_status=change.before.status,
         to_status=change.after.status,
-        duration_ms=None if elapsed is None else to_milliseconds(elapsed),
+        duration_ms=None if elapsed is None else milliseconds(elapsed),
     )
 
 

@@ -23,6 +23,7 @@ from dataflows.order_buckets import ORDERS_PER_BUCKET
 from dataflows.orders import Sinks, build_flow
 from dataflows.placement import ONE_WORKER, Placement
 from dataflows.records import OutRecord
+from dataflows.utc import micros
 from orderstream.contract import OrderStatus
 from tests.dataflow.flow_harness import CONFIG, NOW, T0, ChangeLog, row
 
@@ -74,7 +75,7 @@ class _OldLayout(StatefulLogic[Any, Any, OrderMemory]):
         return [], StatefulLogic.RETAIN
 
     def snapshot(self) -> OrderMemory:
-        return OrderMemory(1, False, OrderStatus.PENDING, NOW, NOW)
+        return OrderMemory(1, False, OrderStatus.PENDING, micros(NOW), micros(NOW))
 
 
 def test_a_recovery_directory_of_the_per_order_layout_is_refused(tmp_path: Path) -> None:

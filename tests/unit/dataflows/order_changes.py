@@ -7,10 +7,12 @@ from decimal import Decimal
 from itertools import count
 
 from dataflows.cdc import Op, OrderChange, OrderImage, RawChange
+from dataflows.utc import micros
 from orderstream.contract import OrderStatus
 
 T0 = datetime(2026, 11, 25, tzinfo=UTC)
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
+NOW_US = micros(NOW)
 _offsets = count()
 
 
@@ -34,8 +36,8 @@ def img(
         total_amount=Decimal(amount),
         currency=currency,
         version=version,
-        created_at=T0,
-        updated_at=at(seconds),
+        created_us=micros(T0),
+        updated_us=micros(at(seconds)),
     )
 
 

@@ -23,6 +23,7 @@ from dataflows.cdc import (
 )
 from dataflows.order_buckets import ORDERS_PER_BUCKET
 from dataflows.routing import parse_batch
+from dataflows.utc import HIGHEST_MICROS, LOWEST_MICROS, from_micros
 from orderstream.contract import OrderStatus
 
 # 2026-11-25T00:00:05.123456Z as Debezium's MicroTimestamp
@@ -164,7 +165,21 @@ BAD_RECORDS: list[tuple[Any, Reason]] = [
     (_mutated(("after", "updated_at"), "yesterday"), Reason.BAD_TIMESTAMP),
     (_mutated(("after", "updated_at"), 1.5), Reason.BAD_TIMESTAMP),
     (_mutated(("after", "updated_at"), 2**62), Reason.BAD_TIMESTAMP),
+    (_mutated(("before", "created_at"), HIGHEST_MICROS + 1), Reason.BAD_TIMESTAMP),
+    (_mutated(("after", "created_at"), LOWEST_MICROS - 1), Reason.BAD_TIMESTAMP),
 ]
+
+
+@pytest.mark.parametrize("edge", [LOWEST_MICROS, HIGHEST_MICROS])
+def test_the_first_and_last_instants_a_datetime_holds_take_the_typed_path(edge: int) -> None:
+    record = raw(_mutated(("after", "created_at"), edge))
+    assert record.value is not None
+    decoded = envelope.decode(record.value)
+    assert decoded is not None  # the decoder's bounds are datetime's, not narrower
+    change = cdc._usual_change(decoded, record)
+    assert change is not None and change == cdc._parse_checked(record)
+    assert change.image.created_us == edge
+    assert change.image.created_at == from_micros(edge) and change.image.created_at.tzinfo is UTC
 
 
 @pytest.mark.parametrize(("value", "reason"), BAD_RECORDS)

@@ -22,20 +22,21 @@ from dataflows.order_buckets import (
     pack,
     unpack,
 )
+from dataflows.utc import micros
 from orderstream.contract import OrderStatus
-from tests.unit.dataflows.order_changes import NOW, img, insert, update
+from tests.unit.dataflows.order_changes import NOW, NOW_US, img, insert, update
 from tests.unit.dataflows.test_properties import clean_and_dirty_logs
 
 MOMENTS = st.datetimes(
     min_value=datetime(1970, 1, 2), max_value=datetime(2200, 1, 1), timezones=st.just(UTC)
-)
+).map(micros)
 MEMORIES = st.builds(
     OrderMemory,
     version=st.integers(0, 2**62),
     deleted=st.booleans(),
     status=st.sampled_from(list(OrderStatus)),
-    status_since=st.none() | MOMENTS,
-    last_seen=MOMENTS,
+    status_since_us=st.none() | MOMENTS,
+    last_seen_us=MOMENTS,
 )
 
 
@@ -70,10 +71,10 @@ def test_a_bucket_decides_like_per_order_memories_across_snapshot_and_restore(
     for index, change in enumerate(dirty):
         if index in restore_at:  # as Bytewax does at an epoch end and on resume
             bucket = OrderBucket.restore(pickle.loads(pickle.dumps(bucket.snapshot())), "t")
-        memory, expected = track(memories.get(change.order_id), change, NOW)
+        memory, expected = track(memories.get(change.order_id), change, NOW_US)
         assert memory is not None
         memories[change.order_id] = memory
-        tracked, _ = bucket.track(change, NOW)
+        tracked, _ = bucket.track(change, NOW_US)
         assert tracked == expected
         assert bucket.memory(change.order_id) == memory
     assert len(bucket) == len(memories)
@@ -83,9 +84,9 @@ def test_evict_idle_forgets_exactly_the_orders_idle_long_enough() -> None:
     idle = timedelta(minutes=10)
     bucket = OrderBucket()
     first, second = img("PENDING", 1, 0, order_id=1), img("PENDING", 1, 0, order_id=2)
-    assert bucket.track(insert(first), NOW)[1] is True  # new to the bucket
-    bucket.track(insert(second), NOW + timedelta(minutes=1))
-    assert bucket.track(insert(first), NOW)[1] is False  # known order: not new
+    assert bucket.track(insert(first), NOW_US)[1] is True  # new to the bucket
+    bucket.track(insert(second), micros(NOW + timedelta(minutes=1)))
+    assert bucket.track(insert(first), NOW_US)[1] is False  # known order: not new
     assert bucket.evict_idle(NOW + idle - timedelta(microseconds=1), idle) == 0
     assert bucket.evict_idle(NOW + idle, idle) == 1
     assert bucket.memory(1) is None and bucket.memory(2) is not None
@@ -96,14 +97,14 @@ def test_evict_idle_forgets_exactly_the_orders_idle_long_enough() -> None:
 def test_a_restored_bucket_remembers_status_entry_times() -> None:
     bucket = OrderBucket()
     pending, paid = img("PENDING", 1, 0), img("PAID", 2, 5)
-    bucket.track(insert(pending), NOW)
+    bucket.track(insert(pending), NOW_US)
     restored = OrderBucket.restore(pickle.loads(pickle.dumps(bucket.snapshot())), "t")
-    tracked, _ = restored.track(update(pending, paid), NOW)
+    tracked, _ = restored.track(update(pending, paid), NOW_US)
     assert tracked is not None and tracked.time_in_previous_status == timedelta(seconds=5)
 
 
 def test_a_snapshot_of_the_per_order_layout_is_refused_by_name() -> None:
-    old = OrderMemory(3, False, OrderStatus.PAID, NOW, NOW)
+    old = OrderMemory(3, False, OrderStatus.PAID, NOW_US, NOW_US)
     with pytest.raises(RecoveryLayoutError, match="dedupe_by_order: .*older layout"):
         OrderBucket.restore(old, "dedupe_by_order")
     assert len(OrderBucket.restore(None, "dedupe_by_order")) == 0
@@ -111,7 +112,7 @@ def test_a_snapshot_of_the_per_order_layout_is_refused_by_name() -> None:
 
 def test_a_snapshot_of_buckets_keyed_without_their_partition_is_refused_by_name() -> None:
     bucket = OrderBucket()
-    bucket.track(insert(img("PENDING", 1, 0)), NOW)
+    bucket.track(insert(img("PENDING", 1, 0)), NOW_US)
     snapshot = pickle.loads(pickle.dumps(bucket.snapshot()))
     assert OrderBucket.restore(snapshot, "dedupe_by_order").memory(1) is not None
     with pytest.raises(RecoveryLayoutError, match="without their partition.*reset-dataflow"):
@@ -121,7 +122,7 @@ def test_a_snapshot_of_buckets_keyed_without_their_partition_is_refused_by_name(
 def test_a_snapshot_of_buckets_of_another_size_is_refused_by_name() -> None:
     # The first per-partition layout: buckets of 256 ids, tagged without their size. Resumed
     # as buckets of another size, its orders would sit under keys no change looks up.
-    memories = {1: pack(OrderMemory(3, False, OrderStatus.PAID, NOW, NOW))}
+    memories = {1: pack(OrderMemory(3, False, OrderStatus.PAID, NOW_US, NOW_US))}
     for tag in ("partition-buckets", "partition-buckets/256"):
         with pytest.raises(RecoveryLayoutError, match=f"'{tag}'.*reset-dataflow"):
             OrderBucket.restore((tag, memories), "dedupe_by_order")

@@ -19,7 +19,16 @@ from dataflows.revenue import RevenueTotals
 from dataflows.transitions import TransitionSample, TransitionStats, summarize
 from dataflows.windows import EventTimeWindows, Fold, WindowSpec
 from orderstream.contract import OrderStatus
-from tests.unit.dataflows.order_changes import NOW, T0, delete, img, insert, snapshot, update
+from tests.unit.dataflows.order_changes import (
+    NOW,
+    NOW_US,
+    T0,
+    delete,
+    img,
+    insert,
+    snapshot,
+    update,
+)
 
 STATUSES = [str(s) for s in OrderStatus]
 AMOUNTS = ["0.00", "5.00", "9.99", "12.50", "100.00"]
@@ -80,7 +89,7 @@ def pipeline(log: list[OrderChange]) -> dict[str, Any]:
     transition_windows: dict[str, EventTimeWindows[TransitionStats, TransitionStats]] = {}
     emitted: list[tuple[str, object]] = []
     for change_ in log:
-        memory, tracked = track(memories.get(change_.order_id), change_, NOW)
+        memory, tracked = track(memories.get(change_.order_id), change_, NOW_US)
         memories[change_.order_id] = memory
         if tracked is None:
             continue

@@ -12,6 +12,7 @@ from dataflows.cdc import OrderChange
 from dataflows.dedupe import TrackedChange
 from dataflows.revenue import RevenueTotals
 from dataflows.transitions import TransitionSample, TransitionStats, nearest_rank, summarize
+from dataflows.utc import MICROSECOND
 from orderstream.contract import OrderStatus
 from tests.unit.dataflows.order_changes import delete, img, insert, snapshot, update
 
@@ -19,7 +20,7 @@ D = Decimal
 
 
 def tracked(change_: OrderChange, elapsed: timedelta | None = None) -> TrackedChange:
-    return TrackedChange(change_, (), elapsed)
+    return TrackedChange(change_, (), None if elapsed is None else elapsed // MICROSECOND)
 
 
 def u(from_status: str, to_status: str, before: str = "10.00", after: str = "10.00") -> OrderChange:

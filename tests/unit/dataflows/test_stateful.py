@@ -18,6 +18,7 @@ from dataflows.eviction import IDLE_CHECK, SweepSchedule
 from dataflows.order_buckets import RecoveryLayoutError
 from dataflows.routing import Partial, channel, revenue_groups
 from dataflows.stateful import IdleSweep, OrderTracker, WindowedAggregate
+from dataflows.utc import micros
 from dataflows.windows import EventTimeWindows, Fold, WindowResult, WindowSpec
 from orderstream.contract import OrderStatus
 from tests.unit.dataflows.order_changes import NOW, at, img, insert, update
@@ -90,7 +91,7 @@ def test_an_idle_check_for_a_bucket_without_memory_leaves_nothing_behind() -> No
 
 
 def test_state_of_the_per_order_layout_stops_the_dataflow_with_what_to_do() -> None:
-    old = OrderMemory(3, False, OrderStatus.PAID, NOW, NOW)  # what one key held before
+    old = OrderMemory(3, False, OrderStatus.PAID, micros(NOW), micros(NOW))  # one key's state
     with pytest.raises(RecoveryLayoutError, match="dedupe_by_order: .*reset-dataflow"):
         OrderTracker(old, IDLE, Clock(now=lambda: NOW), "dedupe_by_order")
 
