@@ -57,15 +57,17 @@ class TrackedChange(Value, frozen=True):
         )
 
 
-def _rank(version: int, deleted: bool) -> tuple[int, int]:
-    # A delete carries the version of the row it removes: it comes after that version.
-    return (version, 1 if deleted else 0)
-
-
 def is_duplicate(change: OrderChange, version: int, deleted: bool) -> bool:
     """Whether ``change`` is not newer than the highest version emitted (``deleted``: its
-    delete was emitted too)."""
-    return _rank(change.image.version, change.op is Op.DELETE) <= _rank(version, deleted)
+    delete was emitted too).
+
+    A delete carries the version of the row it removes, so it ranks just after that
+    version: changes rank as ``(version, is a delete)`` pairs, compared here without
+    building them (this runs for every change)."""
+    changed = change.image.version
+    return changed < version or (
+        changed == version and (deleted or change.op is not Op.DELETE)
+    )
 
 
 def track(

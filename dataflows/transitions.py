@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from dataflows.cdc import Op
 from dataflows.dedupe import TrackedChange
 from dataflows.utc import MICROSECOND
 from dataflows.value import Value
@@ -116,15 +117,17 @@ def milliseconds(microseconds: int) -> int:
 
 
 def sample(tracked: TrackedChange) -> TransitionSample | None:
-    if not tracked.is_status_change:
-        return None
+    """The sample of a status change (``tracked.is_status_change``), else None."""
     change = tracked.change
-    assert change.before is not None and change.after is not None
+    before, after = change.before, change.after
+    if change.op is not Op.UPDATE or before is None or after is None:
+        return None
+    if before.status is after.status:
+        return None
     elapsed = tracked.time_in_previous_us
+    # positional: faster (once per transition)
     return TransitionSample(
-        from_status=change.before.status,
-        to_status=change.after.status,
-        duration_ms=None if elapsed is None else milliseconds(elapsed),
+        before.status, after.status, None if elapsed is None else milliseconds(elapsed)
     )
 
 
