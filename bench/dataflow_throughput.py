@@ -2,14 +2,17 @@
 
     python -m bench.dataflow_throughput [--events N] [--duplicate-rate P] [--seed S]
                                         [--processes N] [--also-processes M]
-                                        [--peers kstreams,quix] [--keep-topics]
+                                        [--peers kstreams,quix] [--rounds R] [--keep-topics]
 
 1. fills a fresh ``bench-<run>-cdc`` topic (6 partitions, like mysql-orders) with N realistic
    Debezium change events from the seeded loadgen planner plus re-delivered duplicates;
 2. baseline: ``python -m bench.passthrough`` (consume -> orjson.loads -> produce);
 3. ``python -m bytewax.run dataflows.orders`` on bench topics, from the beginning (again with
    M processes into their own output topics with ``--also-processes M``);
-4. prints the table; full runs (N >= 1,000,000) also write bench/README.md and
+4. with ``--rounds R``, R - 1 more rounds of the baseline and the dataflow (and the M
+   processes) on the same input, alternating, each into fresh output topics: on a noisy
+   machine the median of the paired ratios says more than one pair;
+5. prints the table; full runs (N >= 1,000,000) also write bench/README.md and
    bench/results/dataflow_throughput.json. The bench topics are deleted at the end.
 """
 
@@ -42,6 +45,7 @@ from bench.passthrough import PassthroughResult
 from bench.report import (
     BenchRun,
     OtherLayout,
+    Round,
     figures,
     machine_facts,
     results_markdown,
@@ -113,6 +117,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         f"{', '.join(peer_apps.NAMES)} (default: none; built on first use, bench/peer_apps.py)",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure the baseline and the dataflow (and --also-processes) this many times, "
+        "alternating, and report every round and the medians (default 1; later rounds skip "
+        "the revenue check)",
+    )
+    parser.add_argument(
         "--skip-revenue-check",
         action="store_true",
         help="do not wait for the last windows to compare revenue totals",
@@ -124,6 +136,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--processes must be >= 1")
     if args.also_processes < 0:
         parser.error("--also-processes must be >= 1 (0: not at all)")
+    if args.rounds < 1:
+        parser.error("--rounds must be >= 1")
     args.peers = [name for name in args.peers.split(",") if name]
     unknown = sorted(set(args.peers) - set(peer_apps.NAMES))
     if unknown:
@@ -206,6 +220,9 @@ def _run(
             continue
         _say(f"peer {name}: {result.records / result.seconds:,.0f} events/s")
         peer_results[name] = result
+    rounds = [Round.of(baseline, dataflow, None if also is None else also.dataflow)]
+    for number in range(2, args.rounds + 1):
+        rounds.append(_round(args, bootstrap, run, total, log_dir, number))
     return BenchRun(
         command=command,
         date=time.strftime("%Y-%m-%d %H:%M %Z"),
@@ -224,7 +241,30 @@ def _run(
         processes=args.processes,
         workers=args.workers,
         also=also,
+        rounds=rounds,
     )
+
+
+def _round(
+    args: argparse.Namespace, bootstrap: str, run: str, total: int, log_dir: Path, number: int
+) -> Round:
+    """One more round on the run's input: baseline, dataflow, then ``--also-processes``."""
+    topics = bench_topics(run, outputs=f"r{number}")
+    create_topics(bootstrap, topics, outputs_only=True)
+    round_logs = log_dir / f"round-{number}"
+    round_logs.mkdir(exist_ok=True)
+    baseline = _run_baseline(topics, total)
+    dataflow, _ = _run_dataflow(args, bootstrap, topics, total, None, round_logs)
+    other = None
+    if args.also_processes:
+        other_topics = bench_topics(run, outputs=f"r{number}p{args.also_processes}")
+        create_topics(bootstrap, other_topics, outputs_only=True)
+        other, _ = _run_dataflow(
+            args, bootstrap, other_topics, total, None, round_logs, args.also_processes
+        )
+    result = Round.of(baseline, dataflow, other)
+    _say(f"round {number}: {result.summary()}")
+    return result
 
 
 def _records(count: int, seed: int, plan_rate: float, ledger: RevenueLedger) -> Iterator[CdcRecord]:
@@ -259,22 +299,24 @@ def _run_dataflow(
     bootstrap: str,
     topics: BenchTopics,
     total: int,
-    ledger: RevenueLedger,
+    ledger: RevenueLedger | None,
     log_dir: Path,
     processes: int | None = None,
 ) -> tuple[DataflowResult, RevenueCheck | None]:
-    """``processes``: instead of ``--processes``."""
+    """``processes``: instead of ``--processes``; ``ledger``: None skips the revenue check."""
     started = time.perf_counter()
     count = args.processes if processes is None else processes
     with running_dataflow(topics, args.workers, log_dir, count) as running:
         dataflow = measure_drain(running, total, started)
-        if args.skip_revenue_check:
+        if args.skip_revenue_check or ledger is None:
             return dataflow, None
         _say("drained; waiting for the last revenue windows to close")
         checks: list[RevenueCheck] = []
 
+        windows = ledger.windows
+
         def settled() -> bool:
-            checks.append(check_revenue(bootstrap, topics.revenue, ledger.windows))
+            checks.append(check_revenue(bootstrap, topics.revenue, windows))
             return checks[-1].ok
 
         wait_until(settled, REVENUE_SETTLE_TIMEOUT_S, interval_s=5.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -72,6 +73,46 @@ class BenchRun:
     workers: int = 1  # per process
     #: The same input drained again in the same run with another number of processes.
     also: OtherLayout | None = None
+    #: Every round's rates (``--rounds``); the first is the run's main measurements.
+    rounds: list[Round] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Round:
+    """Events/s of one round: the baseline, the dataflow and (``--also-processes``) the
+    other layout, measured one after the other on the run's input."""
+
+    baseline: float
+    dataflow: float
+    other: float | None = None
+
+    @classmethod
+    def of(
+        cls,
+        baseline: PassthroughResult,
+        dataflow: DataflowResult,
+        other: DataflowResult | None = None,
+    ) -> Round:
+        return cls(
+            baseline.records / baseline.seconds,
+            dataflow.records / dataflow.seconds,
+            None if other is None else other.records / other.seconds,
+        )
+
+    @property
+    def ratio(self) -> float:
+        return self.dataflow / self.baseline
+
+    @property
+    def scaling(self) -> float | None:
+        return None if self.other is None else self.other / self.dataflow
+
+    def summary(self) -> str:
+        other = "" if self.other is None else f", other layout {self.other:,.0f} events/s"
+        return (
+            f"baseline {self.baseline:,.0f}, dataflow {self.dataflow:,.0f} events/s "
+            f"(ratio {self.ratio:.3f}){other}"
+        )
 
 
 @dataclass(frozen=True)
@@ -180,9 +221,52 @@ def results_markdown(run: BenchRun) -> str:
         "",
         _checks_line(run),
         *_other_layout_lines(run),
+        *_round_lines(run),
         *_peer_lines(run),
     ]
     return "\n".join(lines)
+
+
+def _round_lines(run: BenchRun) -> list[str]:
+    """The rounds (``--rounds``) and their medians; nothing for a single round."""
+    rounds = run.rounds
+    if len(rounds) < 2:
+        return []
+    other = None if run.also is None else _size(run.also.processes, "process", "processes")
+    order = "baseline, dataflow" + ("" if other is None else f", dataflow with {other}")
+    header = ["round", "baseline events/s", "dataflow events/s", "ratio"]
+    if other is not None:
+        header += [f"{other}, events/s", "times the dataflow"]
+    rows = [_round_cells(str(number), one) for number, one in enumerate(rounds, 1)]
+    median = statistics.median
+    medians = [
+        "**median**",
+        f"{median(one.baseline for one in rounds):,.0f}",
+        f"{median(one.dataflow for one in rounds):,.0f}",
+        f"**{median(one.ratio for one in rounds):.3f}**",
+    ]
+    if other is not None:
+        medians += [
+            f"{median(one.other or 0.0 for one in rounds):,.0f}",
+            f"**{median(one.scaling or 0.0 for one in rounds):.2f}**",
+        ]
+    return [
+        "",
+        f"Rounds on the same input (`--rounds {len(rounds)}`; each round: {order}, one after "
+        "the other, into fresh output topics; round 1 is the table above, later rounds skip "
+        "the revenue check):",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---:|" * len(header),
+        *("| " + " | ".join(cells) + " |" for cells in [*rows, medians]),
+    ]
+
+
+def _round_cells(name: str, one: Round) -> list[str]:
+    cells = [name, f"{one.baseline:,.0f}", f"{one.dataflow:,.0f}", f"{one.ratio:.3f}"]
+    if one.other is not None and one.scaling is not None:
+        cells += [f"{one.other:,.0f}", f"{one.scaling:.2f}"]
+    return cells
 
 
 def _other_layout_lines(run: BenchRun) -> list[str]:
