@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from dataflows.cdc import Op
 from dataflows.dedupe import TrackedChange
 from dataflows.utc import MICROSECOND
 from dataflows.value import Value
@@ -118,12 +117,11 @@ def milliseconds(microseconds: int) -> int:
 
 def sample(tracked: TrackedChange) -> TransitionSample | None:
     """The sample of a status change (``tracked.is_status_change``), else None."""
+    if not tracked.is_status_change:
+        return None
     change = tracked.change
     before, after = change.before, change.after
-    if change.op is not Op.UPDATE or before is None or after is None:
-        return None
-    if before.status is after.status:
-        return None
+    assert before is not None and after is not None
     elapsed = tracked.time_in_previous_us
     # positional: faster (once per transition)
     return TransitionSample(
