@@ -3,6 +3,7 @@
     python -m bench.dataflow_throughput [--events N] [--duplicate-rate P] [--seed S]
                                         [--processes N] [--also-processes M]
                                         [--peers kstreams,quix] [--rounds R] [--keep-topics]
+                                        [--keep-stack-running]
 
 1. fills a fresh ``bench-<run>-cdc`` topic (6 partitions, like mysql-orders) with N realistic
    Debezium change events from the seeded loadgen planner plus re-delivered duplicates;
@@ -14,6 +15,9 @@
    machine the median of the paired ratios says more than one pair;
 5. prints the table; full runs (N >= 1,000,000) also write bench/README.md and
    bench/results/dataflow_throughput.json. The bench topics are deleted at the end.
+
+While it runs, the stack's demo load, Connect workers and dataflow are paused
+(bench/quiet_stack.py) unless ``--keep-stack-running``.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from pathlib import Path
 
 import orjson
 
-from bench import envelopes, peer_apps
+from bench import envelopes, peer_apps, quiet_stack
 from bench.dataflow_run import DataflowResult, measure_drain, running_dataflow, wait_until
 from bench.envelopes import CdcRecord, EnvelopeBuilder
 from bench.expected import RevenueLedger
@@ -45,7 +49,6 @@ from bench.passthrough import PassthroughResult
 from bench.report import (
     BenchRun,
     OtherLayout,
-    Round,
     figures,
     machine_facts,
     results_markdown,
@@ -53,6 +56,7 @@ from bench.report import (
     write_readme,
 )
 from bench.revenue_check import RevenueCheck, check_revenue, with_transitions
+from bench.rounds import Round
 from orderstream.settings import Settings
 
 DEFAULT_EVENTS = 1_000_000
@@ -125,6 +129,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "the revenue check)",
     )
     parser.add_argument(
+        "--keep-stack-running",
+        action="store_true",
+        help="do not pause the stack's "
+        f"{', '.join(quiet_stack.PAUSED_BY_DEFAULT)} while measuring (bench/quiet_stack.py)",
+    )
+    parser.add_argument(
         "--skip-revenue-check",
         action="store_true",
         help="do not wait for the last windows to compare revenue totals",
@@ -156,8 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     create_topics(bootstrap, topics)
     _say(f"topics bench-{run}-* created; logs in {log_dir}")
+    pausing = () if args.keep_stack_running else quiet_stack.PAUSED_BY_DEFAULT
     try:
-        result = _run(args, command, bootstrap, run, topics, log_dir)
+        with quiet_stack.paused(pausing, say=_say) as paused:
+            result = _run(args, command, bootstrap, run, topics, log_dir, paused)
     finally:
         if not args.keep_topics:
             deleted = delete_run_topics(bootstrap, run)
@@ -179,7 +191,9 @@ def _run(
     run: str,
     topics: BenchTopics,
     log_dir: Path,
+    paused: list[str],
 ) -> BenchRun:
+    """``paused``: the stack's components stopped for the run (quiet_stack.py)."""
     ledger = RevenueLedger()
     plan = envelopes.redelivery_plan(args.events, args.duplicate_rate, args.seed)
     duplicates = sum(plan.values())
@@ -242,6 +256,7 @@ def _run(
         workers=args.workers,
         also=also,
         rounds=rounds,
+        paused=paused,
     )
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+#: Bytes per MiB, as the reports give memory.
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import platform
-import statistics
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -15,11 +14,13 @@ import orjson
 from bench.dataflow_run import DataflowResult
 from bench.fill import FillResult
 from bench.passthrough import PassthroughResult
+from bench.procstats import MIB
+from bench.report_peers import peer_lines
 from bench.revenue_check import RevenueCheck
+from bench.rounds import Round, round_lines
 
 RESULTS_START = "<!-- dataflow_throughput results: start (written by the benchmark) -->"
 RESULTS_END = "<!-- dataflow_throughput results: end -->"
-MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -75,44 +76,8 @@ class BenchRun:
     also: OtherLayout | None = None
     #: Every round's rates (``--rounds``); the first is the run's main measurements.
     rounds: list[Round] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Round:
-    """Events/s of one round: the baseline, the dataflow and (``--also-processes``) the
-    other layout, measured one after the other on the run's input."""
-
-    baseline: float
-    dataflow: float
-    other: float | None = None
-
-    @classmethod
-    def of(
-        cls,
-        baseline: PassthroughResult,
-        dataflow: DataflowResult,
-        other: DataflowResult | None = None,
-    ) -> Round:
-        return cls(
-            baseline.records / baseline.seconds,
-            dataflow.records / dataflow.seconds,
-            None if other is None else other.records / other.seconds,
-        )
-
-    @property
-    def ratio(self) -> float:
-        return self.dataflow / self.baseline
-
-    @property
-    def scaling(self) -> float | None:
-        return None if self.other is None else self.other / self.dataflow
-
-    def summary(self) -> str:
-        other = "" if self.other is None else f", other layout {self.other:,.0f} events/s"
-        return (
-            f"baseline {self.baseline:,.0f}, dataflow {self.dataflow:,.0f} events/s "
-            f"(ratio {self.ratio:.3f}){other}"
-        )
+    #: The stack's components paused while the run measured (bench/quiet_stack.py).
+    paused: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -212,8 +177,7 @@ def results_markdown(run: BenchRun) -> str:
         "",
         f"Machine: {m.nproc} cores ({m.cpu_model}), {m.memory_gib} GiB, Linux {m.kernel}; "
         f"Python {m.python}, bytewax {m.bytewax}, confluent-kafka {m.confluent_kafka} "
-        f"(librdkafka {m.librdkafka}). The three brokers, MariaDB, Connect and the stack's own "
-        "dataflow run on the same machine.",
+        f"(librdkafka {m.librdkafka}). {_stack_line(run.paused)}",
         "",
         f"Fill (not measured): {run.fill.records:,} records, "
         f"{run.fill.value_bytes / MIB:.0f} MiB of values, generated and produced in "
@@ -221,52 +185,23 @@ def results_markdown(run: BenchRun) -> str:
         "",
         _checks_line(run),
         *_other_layout_lines(run),
-        *_round_lines(run),
-        *_peer_lines(run),
+        *round_lines(run.rounds, _other_layout(run)),
+        *peer_lines(run.peers, f.baseline_events_per_s, f.dataflow_events_per_s),
     ]
     return "\n".join(lines)
 
 
-def _round_lines(run: BenchRun) -> list[str]:
-    """The rounds (``--rounds``) and their medians; nothing for a single round."""
-    rounds = run.rounds
-    if len(rounds) < 2:
-        return []
-    other = None if run.also is None else _size(run.also.processes, "process", "processes")
-    order = "baseline, dataflow" + ("" if other is None else f", dataflow with {other}")
-    header = ["round", "baseline events/s", "dataflow events/s", "ratio"]
-    if other is not None:
-        header += [f"{other}, events/s", "times the dataflow"]
-    rows = [_round_cells(str(number), one) for number, one in enumerate(rounds, 1)]
-    median = statistics.median
-    medians = [
-        "**median**",
-        f"{median(one.baseline for one in rounds):,.0f}",
-        f"{median(one.dataflow for one in rounds):,.0f}",
-        f"**{median(one.ratio for one in rounds):.3f}**",
-    ]
-    if other is not None:
-        medians += [
-            f"{median(one.other or 0.0 for one in rounds):,.0f}",
-            f"**{median(one.scaling or 0.0 for one in rounds):.2f}**",
-        ]
-    return [
-        "",
-        f"Rounds on the same input (`--rounds {len(rounds)}`; each round: {order}, one after "
-        "the other, into fresh output topics; round 1 is the table above, later rounds skip "
-        "the revenue check):",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---:|" * len(header),
-        *("| " + " | ".join(cells) + " |" for cells in [*rows, medians]),
-    ]
+def _stack_line(paused: list[str]) -> str:
+    if not paused:
+        return "The native stack runs on the same machine."
+    return (
+        "The native stack's brokers, MariaDB and monitoring run on the same machine; its "
+        f"{', '.join(paused)} were paused for the run (bench/quiet_stack.py)."
+    )
 
 
-def _round_cells(name: str, one: Round) -> list[str]:
-    cells = [name, f"{one.baseline:,.0f}", f"{one.dataflow:,.0f}", f"{one.ratio:.3f}"]
-    if one.other is not None and one.scaling is not None:
-        cells += [f"{one.other:,.0f}", f"{one.scaling:.2f}"]
-    return cells
+def _other_layout(run: BenchRun) -> str | None:
+    return None if run.also is None else _size(run.also.processes, "process", "processes")
 
 
 def _other_layout_lines(run: BenchRun) -> list[str]:
@@ -294,44 +229,6 @@ def _other_layout_lines(run: BenchRun) -> list[str]:
         f"**{rate / f.dataflow_events_per_s:.2f} times the {first}**; "
         f"{d.cpu_seconds / d.records * 1e6:.1f} CPU s per million; {revisions}.",
     ]
-
-
-PEER_TITLES = {
-    "kstreams": "Kafka Streams 4.1.1 (RocksDB, at-least-once, 1 thread; dedupe, revenue, "
-    "transitions)",
-    "quix": "Quix Streams (own venv; dedupe, revenue)",
-}
-
-
-def _peer_lines(run: BenchRun) -> list[str]:
-    if not run.peers:
-        return []
-    f = run.figures
-    lines = [
-        "",
-        "Peers on the same topic in the same run (bench/peer_apps.py; drain time until every "
-        "record went through every stage, repartition topics included):",
-        "",
-        "| peer | drain s | events/s | peer / baseline | dataflow / peer | CPU s per million "
-        "| peak RSS MiB | window inputs dropped as late |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name, peer in run.peers.items():
-        rate = peer.records / peer.seconds
-        lines.append(
-            f"| {PEER_TITLES.get(name, name)} | {peer.seconds:.1f} | {rate:,.0f} "
-            f"| {rate / f.baseline_events_per_s:.3f} | {f.dataflow_events_per_s / rate:.3f} "
-            f"| {peer.cpu_seconds / peer.records * 1e6:.1f} | {peer.peak_rss_bytes / MIB:.0f} "
-            f"| {_dropped(peer)} |"
-        )
-    return lines
-
-
-def _dropped(peer: PassthroughResult) -> str:
-    if peer.late_dropped is None or not peer.window_inputs:
-        return "not reported"
-    share = peer.late_dropped / peer.window_inputs
-    return f"{peer.late_dropped:,} of {peer.window_inputs:,} ({share:.1%})"
 
 
 def _checks_line(run: BenchRun) -> str:

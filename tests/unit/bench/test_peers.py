@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
-from typing import cast
 
 import pytest
 
 from bench import dataflow_throughput, peer_apps
 from bench.passthrough import PassthroughResult
-from bench.report import PEER_TITLES, BenchRun, _peer_lines
+from bench.report_peers import PEER_TITLES, peer_lines
 
 
 def test_peers_flag_takes_known_names_and_names_the_flag_otherwise(
@@ -49,16 +47,12 @@ def test_peer_table_ratios_come_from_the_same_run() -> None:
     peer = PassthroughResult(
         records=1000, seconds=2.0, cpu_seconds=1.5, total_cpu_seconds=3.0, peak_rss_bytes=2**20
     )
-    run = SimpleNamespace(
-        peers={"quix": peer},
-        figures=SimpleNamespace(baseline_events_per_s=2000.0, dataflow_events_per_s=250.0),
-    )
-    lines = _peer_lines(cast(BenchRun, run))
+    lines = peer_lines({"quix": peer}, baseline_rate=2000.0, dataflow_rate=250.0)
     # 500 events/s: 0.25 of the baseline, the dataflow 0.5 of it; 1,500 CPU s per million.
     assert lines[-1] == (
         f"| {PEER_TITLES['quix']} | 2.0 | 500 | 0.250 | 0.500 | 1500.0 | 1 | not reported |"
     )
-    assert _peer_lines(cast(BenchRun, SimpleNamespace(peers={}))) == []
+    assert peer_lines({}, baseline_rate=2000.0, dataflow_rate=250.0) == []
 
 
 def test_peer_table_shows_the_window_inputs_a_peer_dropped_as_late() -> None:
@@ -71,8 +65,5 @@ def test_peer_table_shows_the_window_inputs_a_peer_dropped_as_late() -> None:
         window_inputs=400,
         late_dropped=30,
     )
-    run = SimpleNamespace(
-        peers={"kstreams": peer},
-        figures=SimpleNamespace(baseline_events_per_s=2000.0, dataflow_events_per_s=250.0),
-    )
-    assert _peer_lines(cast(BenchRun, run))[-1].endswith("| 30 of 400 (7.5%) |")
+    lines = peer_lines({"kstreams": peer}, baseline_rate=2000.0, dataflow_rate=250.0)
+    assert lines[-1].endswith("| 30 of 400 (7.5%) |")
