@@ -25,10 +25,13 @@ def test_a_paused_component_stops_within_the_block_and_runs_again_after(
 
 
 def test_a_failing_block_still_starts_the_paused_component_again(supervisor: Supervisor) -> None:
-    with pytest.raises(RuntimeError, match="measurement failed"):
-        with quiet_stack.paused([PAUSED], Stack.from_env(), lambda _: None):
-            assert not supervisor.program(PAUSED).running
-            raise RuntimeError("measurement failed")
+    stack = Stack.from_env()
+    with (
+        pytest.raises(RuntimeError, match="measurement failed"),
+        quiet_stack.paused([PAUSED], stack, lambda _: None),
+    ):
+        assert not supervisor.program(PAUSED).running
+        raise RuntimeError("measurement failed")
     assert supervisor.program(PAUSED).running
 
 
@@ -43,6 +46,9 @@ def test_a_component_that_was_not_running_is_left_alone(supervisor: Supervisor) 
 
 
 def test_an_unknown_component_is_refused_by_name() -> None:
-    with pytest.raises(ValueError, match="no stack component named kafka-9"):
-        with quiet_stack.paused(["kafka-9"], Stack.from_env(), lambda _: None):
-            pass
+    stack = Stack.from_env()
+    with (
+        pytest.raises(ValueError, match="no stack component named kafka-9"),
+        quiet_stack.paused(["kafka-9"], stack, lambda _: None),
+    ):
+        pass
