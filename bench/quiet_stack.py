@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from orderstream.stack.components import Component
 from orderstream.stack.runtime import Stack
+from orderstream.stack.supervisor import ProgramState
 
 #: The stack's components a throughput benchmark pauses by default: every one that does
 #: work of its own; the brokers, MariaDB and the monitoring stay up.
@@ -42,7 +43,8 @@ def paused(
     if not stack.is_running():
         yield []
         return
-    running = [c for c in stack.components if c.name in names and _running(stack, c)]
+    programs = stack.supervisor.programs()  # one query for every component's state
+    running = [c for c in stack.components if c.name in names and _running(programs, c)]
     if running:
         say(
             f"pausing {', '.join(c.name for c in running)} for the measurement "
@@ -61,11 +63,8 @@ def paused(
             say(f"started {', '.join(c.name for c in running)} again")
 
 
-def _running(stack: Stack, component: Component) -> bool:
-    programs = stack.supervisor.programs()
-    return any(
-        p.name in programs and programs[p.name].running for p in component.programs()
-    )
+def _running(programs: Mapping[str, ProgramState], component: Component) -> bool:
+    return any(p.name in programs and programs[p.name].running for p in component.programs())
 
 
 def _progress_to_stderr() -> contextlib.AbstractContextManager[object]:
