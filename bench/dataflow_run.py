@@ -15,13 +15,20 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 
 from bench.kafka_topics import BenchTopics
-from bench.procstats import ProcessUsage, tree_usage
+from bench.procstats import (
+    ProcessUsage,
+    Schedule,
+    ThreadShares,
+    busiest_thread,
+    thread_schedule,
+    tree_usage,
+)
 
 #: How often the drain polls the dataflow's /metrics. Each scrape renders every metric of the
 #: process (Bytewax's own included): at 0.2 s the scrapes took ~5 % of the dataflow's CPU
@@ -43,6 +50,8 @@ class DataflowResult:
     max_tracked_orders: int
     processes: int
     metrics: dict[str, float]  # the final scrape, for the record
+    #: Each process's busiest thread (its Bytewax worker) over the drain interval.
+    busiest_threads: list[ThreadShares] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,9 @@ class Dataflow:
             peak_rss_bytes=sum(u.peak_rss_bytes for u in usages),
             processes=sum(u.processes for u in usages),
         )
+
+    def schedules(self) -> list[Schedule]:
+        return [thread_schedule(process.pid) for process in self.processes]
 
     def check_alive(self) -> None:
         for process in self.processes:
@@ -173,6 +185,7 @@ def _reap(process: subprocess.Popen[bytes]) -> None:
 def measure_drain(dataflow: Dataflow, expect: int, started: float) -> DataflowResult:
     """Polls until ``expect`` records went through dedupe; reads /proc before returning."""
     first_seen, cpu_at_first = _wait_for_first_record(dataflow)
+    schedules_at_first = dataflow.schedules()
     max_tracked = 0.0
     last_count, last_progress = 0.0, time.monotonic()
     while True:
@@ -182,6 +195,10 @@ def measure_drain(dataflow: Dataflow, expect: int, started: float) -> DataflowRe
         if progress.events_in >= expect and progress.through_dedupe >= expect:
             finished = time.perf_counter()
             usage = dataflow.usage()
+            busiest = [
+                busiest_thread(before, after, finished - first_seen)
+                for before, after in zip(schedules_at_first, dataflow.schedules(), strict=True)
+            ]
             break
         if progress.events_in > last_count:
             last_count, last_progress = progress.events_in, time.monotonic()
@@ -189,7 +206,9 @@ def measure_drain(dataflow: Dataflow, expect: int, started: float) -> DataflowRe
             raise TimeoutError(f"dataflow stalled at {last_count:.0f} of {expect} records")
         time.sleep(POLL_INTERVAL_S)
     final = dataflow.scrape()
-    return _result(expect, started, first_seen, finished, cpu_at_first, usage, max_tracked, final)
+    return _result(
+        expect, started, first_seen, finished, cpu_at_first, usage, max_tracked, final, busiest
+    )
 
 
 def _result(
@@ -201,6 +220,7 @@ def _result(
     usage: ProcessUsage,
     max_tracked: float,
     final: dict[str, float],
+    busiest: list[ThreadShares],
 ) -> DataflowResult:
     return DataflowResult(
         records=expect,
@@ -212,6 +232,7 @@ def _result(
         max_tracked_orders=int(max(max_tracked, progress_of(final).tracked_orders)),
         processes=usage.processes,
         metrics=final,
+        busiest_threads=busiest,
     )
 
 

@@ -4,9 +4,8 @@
 from the beginning (assigned, no group), re-serializes every value and produces it to T2
 with the key it had, until N records are read; then flushes and prints one JSON object with
 the measurement (wall time and CPU from the first record read to the last produce confirmed).
-The producer writes with the dataflow's settings (``dataflows.settings.PRODUCER_SETTINGS``:
-acks=all, idempotent, linger 5 ms, lz4), so the difference between the two runs is the
-dataflow's own work.
+The producer writes with the dataflow's settings (``dataflows.settings.PRODUCER_SETTINGS``),
+so the difference between the two runs is the dataflow's own work.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
-from bench.procstats import peak_rss_bytes
+from bench.procstats import Schedule, busiest_thread, peak_rss_bytes, thread_schedule
 from dataflows.settings import PRODUCER_SETTINGS
 from orderstream.settings import Settings
 
@@ -50,6 +49,10 @@ class PassthroughResult:
     #: later than the grace (None: not reported).
     window_inputs: int | None = None
     late_dropped: int | None = None
+    #: The busiest thread's shares of the drain on a CPU and waiting for one
+    #: (procstats.ThreadShares; None: not measured, as for the peers).
+    busiest_running: float | None = None
+    busiest_waiting: float | None = None
 
 
 def consumer_config(bootstrap_servers: str) -> dict[str, Any]:
@@ -84,6 +87,7 @@ def pass_through(bootstrap_servers: str, source: str, sink: str, expect: int) ->
 
     read = 0
     started_wall = started_cpu = 0.0
+    schedule_at_start: Schedule = {}
     last_progress = time.monotonic()
     while read < expect:
         messages = consumer.consume(BATCH_SIZE, POLL_TIMEOUT_S)
@@ -93,6 +97,7 @@ def pass_through(bootstrap_servers: str, source: str, sink: str, expect: int) ->
             continue
         if read == 0:
             started_wall, started_cpu = time.perf_counter(), time.process_time()
+            schedule_at_start = thread_schedule(os.getpid())
         for message in messages:
             _forward(producer, sink, message, on_delivery)
         read += len(messages)
@@ -100,6 +105,7 @@ def pass_through(bootstrap_servers: str, source: str, sink: str, expect: int) ->
     remaining = producer.flush(DELIVERY_TIMEOUT.total_seconds() + 5)
     seconds = time.perf_counter() - started_wall
     cpu = time.process_time() - started_cpu
+    busiest = busiest_thread(schedule_at_start, thread_schedule(os.getpid()), seconds)
     consumer.close()
     if failures or remaining:
         raise RuntimeError(f"{len(failures)} failed, {remaining} unconfirmed: {failures[:3]}")
@@ -109,6 +115,8 @@ def pass_through(bootstrap_servers: str, source: str, sink: str, expect: int) ->
         cpu_seconds=cpu,
         total_cpu_seconds=time.process_time(),
         peak_rss_bytes=peak_rss_bytes(os.getpid()),
+        busiest_running=busiest.running,
+        busiest_waiting=busiest.waiting,
     )
 
 

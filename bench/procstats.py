@@ -48,3 +48,39 @@ def tree_usage(pid: int) -> ProcessUsage:
         peak_rss_bytes=sum(peak_rss_bytes(p) for p in pids),
         processes=len(pids),
     )
+
+
+#: Per thread id: nanoseconds on a CPU and nanoseconds runnable but waiting for one.
+Schedule = dict[int, tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class ThreadShares:
+    """How a process's busiest thread (a Bytewax worker, the pass-through's loop) spent a
+    measured interval: on a CPU, and runnable but waiting for one (the machine was busy)."""
+
+    running: float  # share of the interval, 0..1
+    waiting: float
+
+
+def thread_schedule(pid: int) -> Schedule:
+    """Every live thread's scheduler times (``/proc/<pid>/task/<tid>/schedstat``)."""
+    schedule: Schedule = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            running, waiting, _ = task.joinpath("schedstat").read_text().split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # the thread ended
+        schedule[int(task.name)] = (int(running), int(waiting))
+    return schedule
+
+
+def busiest_thread(before: Schedule, after: Schedule, seconds: float) -> ThreadShares:
+    """The shares of ``seconds`` of the thread that ran most between the two readings."""
+    deltas = [
+        (running - before.get(tid, (0, 0))[0], waiting - before.get(tid, (0, 0))[1])
+        for tid, (running, waiting) in after.items()
+    ]
+    running_ns, waiting_ns = max(deltas, default=(0, 0))
+    interval_ns = seconds * 1e9
+    return ThreadShares(running=running_ns / interval_ns, waiting=waiting_ns / interval_ns)

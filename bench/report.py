@@ -14,7 +14,7 @@ import orjson
 from bench.dataflow_run import DataflowResult
 from bench.fill import FillResult
 from bench.passthrough import PassthroughResult
-from bench.procstats import MIB
+from bench.procstats import MIB, ThreadShares
 from bench.report_peers import peer_lines
 from bench.revenue_check import RevenueCheck
 from bench.rounds import Round, round_lines
@@ -163,6 +163,11 @@ def results_markdown(run: BenchRun) -> str:
             f"{f.baseline_peak_rss_mib:.0f}",
             f"{f.dataflow_peak_rss_mib:.0f}",
         ),
+        (
+            "busiest thread: on a CPU / runnable but waiting for one, share of the drain",
+            thread_shares(_baseline_shares(b)),
+            thread_shares(d.busiest_threads),
+        ),
         ("tracked orders (max)", "", f"{f.tracked_orders:,}"),
         ("peak RSS per tracked order", "", f"{f.rss_bytes_per_tracked_order:,.0f} B"),
     ]
@@ -200,6 +205,20 @@ def _stack_line(paused: list[str]) -> str:
     )
 
 
+def thread_shares(shares: list[ThreadShares]) -> str:
+    """``on a CPU / waiting`` per process, e.g. ``64 % / 30 %``."""
+    if not shares:
+        return "not measured"
+    return ", ".join(f"{s.running:.0%} / {s.waiting:.0%}" for s in shares)
+
+
+def _baseline_shares(baseline: PassthroughResult) -> list[ThreadShares]:
+    running, waiting = baseline.busiest_running, baseline.busiest_waiting
+    if running is None or waiting is None:
+        return []
+    return [ThreadShares(running, waiting)]
+
+
 def _other_layout(run: BenchRun) -> str | None:
     return None if run.also is None else _size(run.also.processes, "process", "processes")
 
@@ -227,7 +246,8 @@ def _other_layout_lines(run: BenchRun) -> list[str]:
         f"{_size(run.workers, 'worker')} (`--also-processes`, own output topics): "
         f"**{rate:,.0f} events/s**, {rate / f.baseline_events_per_s:.3f} of the baseline, "
         f"**{rate / f.dataflow_events_per_s:.2f} times the {first}**; "
-        f"{d.cpu_seconds / d.records * 1e6:.1f} CPU s per million; {revisions}.",
+        f"{d.cpu_seconds / d.records * 1e6:.1f} CPU s per million; busiest thread of each "
+        f"process on a CPU / waiting for one: {thread_shares(d.busiest_threads)}; {revisions}.",
     ]
 
 

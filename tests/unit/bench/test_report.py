@@ -9,11 +9,18 @@ from typing import cast
 import pytest
 
 from bench import dataflow_throughput
-from bench.report import BenchRun, _other_layout_lines, _stack_line
+from bench.passthrough import PassthroughResult
+from bench.procstats import ThreadShares
+from bench.report import BenchRun, _baseline_shares, _other_layout_lines, _stack_line, thread_shares
 
 
 def test_the_other_layout_is_compared_with_the_first_drain_of_the_same_run() -> None:
-    drain = SimpleNamespace(records=1000, seconds=0.25, cpu_seconds=0.02)
+    drain = SimpleNamespace(
+        records=1000,
+        seconds=0.25,
+        cpu_seconds=0.02,
+        busiest_threads=[ThreadShares(0.7, 0.2), ThreadShares(0.6, 0.25)],
+    )
     check = SimpleNamespace(
         ok=True, corrections=0, transition_corrections=1, records_read=9, transition_records=21
     )
@@ -28,6 +35,7 @@ def test_the_other_layout_is_compared_with_the_first_drain_of_the_same_run() -> 
     assert "2 processes of 1 worker" in line and "**4,000 events/s**, 0.500 of the baseline" in line
     assert "**1.60 times the 1 process**" in line and "20.0 CPU s per million" in line
     assert "revision > 1: 1 of 30" in line
+    assert "on a CPU / waiting for one: 70% / 20%, 60% / 25%;" in line
     assert _other_layout_lines(cast(BenchRun, SimpleNamespace(also=None))) == []
 
 
@@ -56,3 +64,12 @@ def test_the_report_says_which_stack_components_were_paused() -> None:
 def test_the_stack_is_paused_unless_kept_running() -> None:
     assert dataflow_throughput.parse_args([]).keep_stack_running is False
     assert dataflow_throughput.parse_args(["--keep-stack-running"]).keep_stack_running is True
+
+
+def test_thread_shares_are_given_per_process_or_said_to_be_missing() -> None:
+    assert thread_shares([ThreadShares(0.634, 0.301)]) == "63% / 30%"
+    assert thread_shares([]) == "not measured"
+    measured = PassthroughResult(1, 1.0, 1.0, 1.0, 1, busiest_running=0.9, busiest_waiting=0.05)
+    assert thread_shares(_baseline_shares(measured)) == "90% / 5%"
+    peer = PassthroughResult(1, 1.0, 1.0, 1.0, 1)  # the peers do not measure it
+    assert thread_shares(_baseline_shares(peer)) == "not measured"
