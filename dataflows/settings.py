@@ -64,7 +64,13 @@ PRODUCER_SETTINGS: Mapping[str, object] = {
     "enable.idempotence": True,
     # Same key -> same partition as Java clients (and any other murmur2 producer).
     "partitioner": "murmur2_random",
-    "linger.ms": 5,
+    # Every sink batch ends with a flush, and a flush sends at once whatever linger.ms says
+    # (tests/integration/test_sink_flush.py): linger only decides whether librdkafka sends
+    # parts of a batch while the batch is still being produced (at 5 ms it can, a produce
+    # request every 5 ms per partition, each replicated with acks=all); at 50 ms a batch
+    # leaves when it is flushed. Alternating drains of 1 M changes: 1 process +8-23 % (2
+    # pairs), 2 processes 1.2-2.2x (3 pairs); bench/README.md, "Waiting for a CPU".
+    "linger.ms": 50,
     # lz4 batches: the brokers write and replicate a fraction of the bytes. With two
     # dataflow processes and three brokers on two cores, drains of 1 M changes ran 21 %
     # faster (3 alternating pairs, brokers' CPU 6-8 s against 9-10; bench/README.md).
