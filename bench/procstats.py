@@ -77,10 +77,10 @@ def thread_schedule(pid: int) -> Schedule:
 
 def busiest_thread(before: Schedule, after: Schedule, seconds: float) -> ThreadShares:
     """The shares of ``seconds`` of the thread that ran most between the two readings."""
-    deltas = [
-        (running - before.get(tid, (0, 0))[0], waiting - before.get(tid, (0, 0))[1])
-        for tid, (running, waiting) in after.items()
-    ]
+    deltas = []
+    for tid, (running, waiting) in after.items():
+        running_before, waiting_before = before.get(tid, (0, 0))
+        deltas.append((running - running_before, waiting - waiting_before))
     running_ns, waiting_ns = max(deltas, default=(0, 0))
     interval_ns = seconds * 1e9
     return ThreadShares(running=running_ns / interval_ns, waiting=waiting_ns / interval_ns)

@@ -206,7 +206,7 @@ def _stack_line(paused: list[str]) -> str:
 
 
 def thread_shares(shares: list[ThreadShares]) -> str:
-    """``on a CPU / waiting`` per process, e.g. ``64 % / 30 %``."""
+    """``on a CPU / waiting`` per process, e.g. ``64% / 30%, 45% / 24%``."""
     if not shares:
         return "not measured"
     return ", ".join(f"{s.running:.0%} / {s.waiting:.0%}" for s in shares)
