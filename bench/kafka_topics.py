@@ -10,6 +10,7 @@ from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from orderstream import contract
+from orderstream.stack.kafka_admin import MAX_MESSAGE_BYTES
 
 REPLICATION_FACTOR = 3
 MIN_INSYNC_REPLICAS = "2"
@@ -27,6 +28,7 @@ class BenchTopic:
     name: str
     partitions: int
     cleanup_policy: str
+    max_message_bytes: int | None = None  # as contract.TopicSpec
 
 
 @dataclass(frozen=True)
@@ -64,13 +66,20 @@ def bench_topics(run: str, outputs: str = "") -> BenchTopics:
         spec = specs[contract_topic]
         if outputs and contract_topic != contract.TOPIC_CDC:
             role = f"{outputs}-{role}"
-        return BenchTopic(f"bench-{run}-{role}", spec.partitions, spec.cleanup_policy)
+        return BenchTopic(
+            f"bench-{run}-{role}", spec.partitions, spec.cleanup_policy, spec.max_message_bytes
+        )
 
     cdc = like(contract.TOPIC_CDC, "cdc")
     prefix = f"{outputs}-" if outputs else ""
+    # The baseline writes with the dataflow's producer settings, so to a topic that takes
+    # batches as large.
+    passthrough = BenchTopic(
+        f"bench-{run}-{prefix}passthrough", cdc.partitions, "delete", contract.OUTPUT_BATCH_BYTES
+    )
     return BenchTopics(
         cdc=cdc,
-        passthrough=BenchTopic(f"bench-{run}-{prefix}passthrough", cdc.partitions, "delete"),
+        passthrough=passthrough,
         processed=like(contract.TOPIC_PROCESSED, "processed"),
         revenue=like(contract.TOPIC_REVENUE, "revenue"),
         transitions=like(contract.TOPIC_TRANSITIONS, "transitions"),
@@ -95,6 +104,8 @@ def new_topic(topic: BenchTopic) -> NewTopic:
         "min.insync.replicas": MIN_INSYNC_REPLICAS,
         "retention.ms": RETENTION_MS,
     }
+    if topic.max_message_bytes is not None:
+        config[MAX_MESSAGE_BYTES] = str(topic.max_message_bytes)
     return NewTopic(
         topic.name,
         num_partitions=topic.partitions,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from dataflows.placement import ONE_WORKER, Placement
-from orderstream import knobs
+from orderstream import contract, knobs
 from orderstream.knobs import TopicNames, env_int
 
 #: Per-order state (dedupe baseline, status entry time) is dropped after this much system
@@ -75,6 +75,16 @@ PRODUCER_SETTINGS: Mapping[str, object] = {
     # dataflow processes and three brokers on two cores, drains of 1 M changes ran 21 %
     # faster (3 alternating pairs, brokers' CPU 6-8 s against 9-10; bench/README.md).
     "compression.type": "lz4",
+    # A partition's share of a sink batch leaves as one request. At librdkafka's 1 MB, a
+    # source batch of 10,000 changes (~4 MB of processed records, all for one partition)
+    # took several, and an idempotent producer sends a partition's next request only once
+    # the one in flight is acknowledged: meanwhile its broker thread polled in a busy loop
+    # (strace: ~1,800 zero-timeout polls a second), taking CPU from the brokers it waited
+    # on. Alternating drains of 1 M changes: CPU per million 2 processes ~29 s -> ~20 s,
+    # 1 process ~18 -> ~16 (bench/README.md, "One request per partition"). The output
+    # topics take batches this large (contract.OUTPUT_BATCH_BYTES), however they compress.
+    "batch.size": contract.OUTPUT_BATCH_BYTES,
+    "message.max.bytes": contract.OUTPUT_BATCH_BYTES,
 }
 #: The command that resets the dataflow's recovery state (docs/reliability.md).
 RESET_COMMAND = "orderstream stack reset-dataflow"

@@ -63,10 +63,16 @@ class TopicSpec:
     partitions: int
     cleanup_policy: str  # "delete" or "compact"
     retention_ms: int | None = None  # None: the broker default
+    max_message_bytes: int | None = None  # the largest record batch; None: the broker default
 
 
 # A week of retention on the CDC topic: longer than any planned downtime of the dataflow.
 CDC_RETENTION_MS = 7 * 24 * 3600 * 1000
+
+#: The largest record batch the dataflow's output topics take (their ``max.message.bytes``),
+#: and the most its producers put in one batch (dataflows.settings.PRODUCER_SETTINGS says
+#: why). On the topics as well as the producers, so a batch that compresses badly still fits.
+OUTPUT_BATCH_BYTES = 8 * 1024 * 1024
 
 TOPIC_CDC = "mysql-orders"
 TOPIC_PROCESSED = "processed-orders"
@@ -77,10 +83,10 @@ TOPIC_DLQ = "orders-dlq"
 #: The contract's topics (docs/architecture.md, "Topics"); all replicated 3x, min ISR 2.
 CONTRACT_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(TOPIC_CDC, 6, "delete", CDC_RETENTION_MS),
-    TopicSpec(TOPIC_PROCESSED, 6, "compact"),
-    TopicSpec(TOPIC_REVENUE, 3, "compact"),
-    TopicSpec(TOPIC_TRANSITIONS, 3, "compact"),
-    TopicSpec(TOPIC_DLQ, 3, "delete"),
+    TopicSpec(TOPIC_PROCESSED, 6, "compact", max_message_bytes=OUTPUT_BATCH_BYTES),
+    TopicSpec(TOPIC_REVENUE, 3, "compact", max_message_bytes=OUTPUT_BATCH_BYTES),
+    TopicSpec(TOPIC_TRANSITIONS, 3, "compact", max_message_bytes=OUTPUT_BATCH_BYTES),
+    TopicSpec(TOPIC_DLQ, 3, "delete", max_message_bytes=OUTPUT_BATCH_BYTES),
 )
 
 #: Currencies the loadgen knows (ISO 4217 codes, 3 upper-case letters).

@@ -6,7 +6,14 @@ import logging
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    ResourceType,
+)
 
 from orderstream.contract import CONTRACT_TOPICS, TopicSpec
 from orderstream.settings import Settings
@@ -19,6 +26,8 @@ QUIET_LOGGER.propagate = False
 
 #: The contract's min.insync.replicas (the brokers' default and every stack topic's config).
 MIN_INSYNC_REPLICAS = 2
+#: The topic config that caps a record batch (contract.TopicSpec.max_message_bytes).
+MAX_MESSAGE_BYTES = "max.message.bytes"
 
 
 def admin_client(settings: Settings) -> AdminClient:
@@ -68,7 +77,9 @@ def stack_topics(settings: Settings) -> list[TopicSpec]:
     """The contract's topics under their configured names."""
     names = settings.topics.by_contract_name()
     return [
-        TopicSpec(names[t.name], t.partitions, t.cleanup_policy, t.retention_ms)
+        TopicSpec(
+            names[t.name], t.partitions, t.cleanup_policy, t.retention_ms, t.max_message_bytes
+        )
         for t in CONTRACT_TOPICS
     ]
 
@@ -82,6 +93,8 @@ def topic_config(spec: TopicSpec) -> dict[str, str]:
         config["retention.ms"] = str(spec.retention_ms)
         if spec.retention_ms < 0:
             config["retention.bytes"] = "-1"
+    if spec.max_message_bytes is not None:
+        config[MAX_MESSAGE_BYTES] = str(spec.max_message_bytes)
     return config
 
 
@@ -115,4 +128,39 @@ def ensure_topics(
                     f"topic {spec.name} has {partitions} partitions, the contract says "
                     f"{spec.partitions}: left as it is"
                 )
+    notes += raise_batch_limits(admin, [s for s in specs if s.name in existing])
     return notes
+
+
+def raise_batch_limits(admin: AdminClient, specs: list[TopicSpec]) -> list[str]:
+    """Raise ``max.message.bytes`` of existing topics to their spec's where it is lower (a
+    topic created before the spec had one); never lowers it. Returns a note per change."""
+    wanted = {s.name: s.max_message_bytes for s in specs if s.max_message_bytes is not None}
+    if not wanted:
+        return []
+    resources = [ConfigResource(ResourceType.TOPIC, name) for name in wanted]
+    raise_to: dict[str, tuple[int, int]] = {}
+    for resource, future in admin.describe_configs(resources).items():
+        current = int(future.result()[MAX_MESSAGE_BYTES].value)
+        if current < wanted[resource.name]:
+            raise_to[resource.name] = (current, wanted[resource.name])
+    if not raise_to:
+        return []
+    changes = [
+        ConfigResource(
+            ResourceType.TOPIC,
+            name,
+            incremental_configs=[
+                ConfigEntry(
+                    MAX_MESSAGE_BYTES, str(new), incremental_operation=AlterConfigOpType.SET
+                )
+            ],
+        )
+        for name, (_, new) in raise_to.items()
+    ]
+    for future in admin.incremental_alter_configs(changes).values():
+        future.result()
+    return [
+        f"raised {MAX_MESSAGE_BYTES} of topic {name} from {old} to {new}"
+        for name, (old, new) in raise_to.items()
+    ]

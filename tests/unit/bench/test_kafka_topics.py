@@ -25,6 +25,15 @@ def test_no_bench_topic_deletes_records_by_age() -> None:
         assert config["min.insync.replicas"] == "2"
 
 
+def test_every_topic_written_with_the_dataflows_producers_takes_their_batches() -> None:
+    topics = bench_topics("r1")
+    assert "max.message.bytes" not in new_topic(topics.cdc).config  # as mysql-orders
+    for topic in topics.all:
+        if topic is not topics.cdc:
+            limit = new_topic(topic).config["max.message.bytes"]
+            assert limit == str(contract.OUTPUT_BATCH_BYTES), topic.name
+
+
 def test_a_second_drain_writes_to_its_own_outputs_from_the_same_input() -> None:
     first, second = bench_topics("r1"), bench_topics("r1", outputs="p2")
     assert second.cdc == first.cdc

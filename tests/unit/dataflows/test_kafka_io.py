@@ -28,6 +28,7 @@ from dataflows.metrics import LATENCY_BUCKETS
 from dataflows.placement import Placement
 from dataflows.records import LatencyMarks, OutRecord
 from dataflows.routing import channel
+from orderstream import contract
 
 Callback = Callable[[KafkaError | None, Any], None]
 
@@ -110,6 +111,15 @@ def test_producer_is_idempotent_with_acks_all() -> None:
     assert config["acks"] == "all"
     assert config["enable.idempotence"] is True
     assert config["delivery.timeout.ms"] == 30_000
+
+
+def test_producer_batches_are_as_large_as_every_output_topic_takes() -> None:
+    config = producer_config("b:9092", timedelta(seconds=30))
+    outputs = [t for t in contract.CONTRACT_TOPICS if t.name != contract.TOPIC_CDC]
+    assert outputs and all(t.max_message_bytes is not None for t in outputs)
+    smallest = min(t.max_message_bytes or 0 for t in outputs)
+    assert config["batch.size"] == config["message.max.bytes"] == smallest
+    assert smallest > 4_000_000  # a 10,000-change source batch of processed records
 
 
 def test_consumer_fails_instead_of_resetting_offsets() -> None:
