@@ -42,6 +42,7 @@ from bench.kafka_topics import (
     bench_topics,
     create_topics,
     delete_run_topics,
+    other_runs_topics,
     record_count,
     run_id,
 )
@@ -166,10 +167,16 @@ def main(argv: list[str] | None = None) -> int:
     log_dir.mkdir(parents=True, exist_ok=True)
     create_topics(bootstrap, topics)
     _say(f"topics bench-{run}-* created; logs in {log_dir}")
+    others = other_runs_topics(bootstrap, run)
+    if others:
+        _say(
+            f"warning: the brokers hold {len(others)} topics of other bench runs (e.g. "
+            f"{others[0]}); they slow the brokers and every drain: delete them for clean figures"
+        )
     pausing = () if args.keep_stack_running else quiet_stack.PAUSED_BY_DEFAULT
     try:
         with quiet_stack.paused(pausing, say=_say) as paused:
-            result = _run(args, command, bootstrap, run, topics, log_dir, paused)
+            result = _run(args, command, bootstrap, run, topics, log_dir, paused, len(others))
     finally:
         if not args.keep_topics:
             deleted = delete_run_topics(bootstrap, run)
@@ -192,8 +199,10 @@ def _run(
     topics: BenchTopics,
     log_dir: Path,
     paused: list[str],
+    leftovers: int,
 ) -> BenchRun:
-    """``paused``: the stack's components stopped for the run (quiet_stack.py)."""
+    """``paused``: the stack's components stopped for the run (quiet_stack.py);
+    ``leftovers``: how many topics of other bench runs the brokers held."""
     ledger = RevenueLedger()
     plan = envelopes.redelivery_plan(args.events, args.duplicate_rate, args.seed)
     duplicates = sum(plan.values())
@@ -257,6 +266,7 @@ def _run(
         also=also,
         rounds=rounds,
         paused=paused,
+        other_runs_topics=leftovers,
     )
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from confluent_kafka import TopicPartition
@@ -162,6 +164,23 @@ def create_plain_topics(bootstrap_servers: str, names: list[str], partitions: in
     ]
     for future in admin.create_topics(new, operation_timeout=_TIMEOUT_S).values():
         future.result()
+
+
+#: A topic of some bench run: ``bench-<run>-...`` or a peer's topic with that inside.
+RUN_TOPIC = re.compile(r"bench-\d{8}T\d{6}-\d+-")
+
+
+def other_runs(names: Iterable[str], run: str) -> list[str]:
+    """The names among ``names`` that belong to bench runs other than ``run``: left by a
+    killed run or ``--keep-topics``. Hundreds of them slowed every drain 1.2-3.5x (their
+    partitions fill the brokers' heaps; bench/README.md, "875 forgotten topics")."""
+    own = f"bench-{run}-"
+    return sorted(name for name in names if RUN_TOPIC.search(name) and own not in name)
+
+
+def other_runs_topics(bootstrap_servers: str, run: str) -> list[str]:
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    return other_runs(admin.list_topics(timeout=_TIMEOUT_S).topics, run)
 
 
 def delete_run_topics(bootstrap_servers: str, run: str) -> list[str]:

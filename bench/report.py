@@ -78,6 +78,8 @@ class BenchRun:
     rounds: list[Round] = field(default_factory=list)
     #: The stack's components paused while the run measured (bench/quiet_stack.py).
     paused: list[str] = field(default_factory=list)
+    #: Topics of other bench runs on the brokers during the run (kafka_topics.other_runs).
+    other_runs_topics: int = 0
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,8 @@ def results_markdown(run: BenchRun) -> str:
         "",
         f"Machine: {m.nproc} cores ({m.cpu_model}), {m.memory_gib} GiB, Linux {m.kernel}; "
         f"Python {m.python}, bytewax {m.bytewax}, confluent-kafka {m.confluent_kafka} "
-        f"(librdkafka {m.librdkafka}). {_stack_line(run.paused)}",
+        f"(librdkafka {m.librdkafka}). {_stack_line(run.paused)}"
+        f"{_leftovers_line(run.other_runs_topics)}",
         "",
         f"Fill (not measured): {run.fill.records:,} records, "
         f"{run.fill.value_bytes / MIB:.0f} MiB of values, generated and produced in "
@@ -202,6 +205,15 @@ def _stack_line(paused: list[str]) -> str:
     return (
         "The native stack's brokers, MariaDB and monitoring run on the same machine; its "
         f"{', '.join(paused)} were paused for the run (bench/quiet_stack.py)."
+    )
+
+
+def _leftovers_line(count: int) -> str:
+    if not count:
+        return ""
+    return (
+        f" **The brokers also held {count} topics of other bench runs**, which slow them and "
+        "every drain: these figures are not comparable with a clean run's."
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.kafka_topics import bench_topics, new_topic
+from bench.kafka_topics import bench_topics, new_topic, other_runs
 from orderstream import contract
 
 
@@ -40,3 +40,21 @@ def test_a_second_drain_writes_to_its_own_outputs_from_the_same_input() -> None:
     assert second.revenue.name == "bench-r1-p2-revenue"
     others = {t.name for t in second.all if t is not second.cdc}
     assert len(others) == 5 and not others & {t.name for t in first.all}
+
+
+def test_topics_of_other_runs_are_told_apart_from_this_runs_and_the_stacks() -> None:
+    run = "20261204T230812-4242"
+    names = [
+        f"bench-{run}-cdc",
+        f"bench-{run}-p2-processed",
+        f"repartition--bench-{run}-cdc-quix-app",  # a Quix topic of this run
+        "bench-20261204T134213-3116-x400678908-dlq",  # a scratch drain of another run
+        "bench-20261203T091500-77-revenue",
+        "processed-orders",
+        "mysql-orders",
+        "benchmarks-notes",  # not a run's
+    ]
+    assert other_runs(names, run) == [
+        "bench-20261203T091500-77-revenue",
+        "bench-20261204T134213-3116-x400678908-dlq",
+    ]

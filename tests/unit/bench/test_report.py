@@ -11,7 +11,14 @@ import pytest
 from bench import dataflow_throughput
 from bench.passthrough import PassthroughResult
 from bench.procstats import ThreadShares
-from bench.report import BenchRun, _baseline_shares, _other_layout_lines, _stack_line, thread_shares
+from bench.report import (
+    BenchRun,
+    _baseline_shares,
+    _leftovers_line,
+    _other_layout_lines,
+    _stack_line,
+    thread_shares,
+)
 
 
 def test_the_other_layout_is_compared_with_the_first_drain_of_the_same_run() -> None:
@@ -59,6 +66,12 @@ def test_the_report_says_which_stack_components_were_paused() -> None:
     line = _stack_line(["loadgen", "dataflow", "connect"])
     assert "loadgen, dataflow, connect were paused for the run" in line
     assert "paused" not in _stack_line([])
+
+
+def test_the_report_says_when_other_runs_topics_loaded_the_brokers() -> None:
+    assert "875 topics of other bench runs" in _leftovers_line(875)
+    assert "not comparable" in _leftovers_line(875)
+    assert _leftovers_line(0) == ""
 
 
 def test_the_stack_is_paused_unless_kept_running() -> None:
