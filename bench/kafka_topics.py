@@ -6,31 +6,26 @@ import os
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from orderstream import contract
-from orderstream.stack.kafka_admin import MAX_MESSAGE_BYTES
+from orderstream.contract import TopicSpec
+from orderstream.stack.kafka_admin import MIN_INSYNC_REPLICAS, topic_config
 
 REPLICATION_FACTOR = 3
-MIN_INSYNC_REPLICAS = "2"
 #: No time-based deletion. The runs' event time is fixed (``envelopes.BASE_TIME``), and
 #: the Quix peer writes its repartition topic with event times as record timestamps and the
 #: source topic's ``retention.ms``: with the broker's 7 days, once that date was a week old
 #: the broker deleted those records as they came, and the peer's consumers looped on "offset
 #: out of range". The topics are deleted at the end of the run (unless ``--keep-topics``).
-RETENTION_MS = "-1"
+RETENTION_MS = -1
 _TIMEOUT_S = 60.0
 
-
-@dataclass(frozen=True)
-class BenchTopic:
-    name: str
-    partitions: int
-    cleanup_policy: str
-    max_message_bytes: int | None = None  # as contract.TopicSpec
+#: A bench topic is specified as the stack's are, and created with the same config.
+BenchTopic = TopicSpec
 
 
 @dataclass(frozen=True)
@@ -68,16 +63,18 @@ def bench_topics(run: str, outputs: str = "") -> BenchTopics:
         spec = specs[contract_topic]
         if outputs and contract_topic != contract.TOPIC_CDC:
             role = f"{outputs}-{role}"
-        return BenchTopic(
-            f"bench-{run}-{role}", spec.partitions, spec.cleanup_policy, spec.max_message_bytes
-        )
+        return replace(spec, name=f"bench-{run}-{role}", retention_ms=RETENTION_MS)
 
     cdc = like(contract.TOPIC_CDC, "cdc")
     prefix = f"{outputs}-" if outputs else ""
     # The baseline writes with the dataflow's producer settings, so to a topic that takes
     # batches as large.
     passthrough = BenchTopic(
-        f"bench-{run}-{prefix}passthrough", cdc.partitions, "delete", contract.OUTPUT_BATCH_BYTES
+        f"bench-{run}-{prefix}passthrough",
+        cdc.partitions,
+        "delete",
+        RETENTION_MS,
+        contract.OUTPUT_BATCH_BYTES,
     )
     return BenchTopics(
         cdc=cdc,
@@ -101,18 +98,11 @@ def create_topics(bootstrap_servers: str, topics: BenchTopics, outputs_only: boo
 
 
 def new_topic(topic: BenchTopic) -> NewTopic:
-    config = {
-        "cleanup.policy": topic.cleanup_policy,
-        "min.insync.replicas": MIN_INSYNC_REPLICAS,
-        "retention.ms": RETENTION_MS,
-    }
-    if topic.max_message_bytes is not None:
-        config[MAX_MESSAGE_BYTES] = str(topic.max_message_bytes)
     return NewTopic(
         topic.name,
         num_partitions=topic.partitions,
         replication_factor=REPLICATION_FACTOR,
-        config=config,
+        config=topic_config(topic),
     )
 
 
@@ -158,7 +148,7 @@ def create_plain_topics(bootstrap_servers: str, names: list[str], partitions: in
             name,
             num_partitions=partitions,
             replication_factor=REPLICATION_FACTOR,
-            config={"min.insync.replicas": MIN_INSYNC_REPLICAS},
+            config={"min.insync.replicas": str(MIN_INSYNC_REPLICAS)},
         )
         for name in names
     ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import (
@@ -76,12 +76,7 @@ def topic_end_total(settings: Settings, topic: str) -> int:
 def stack_topics(settings: Settings) -> list[TopicSpec]:
     """The contract's topics under their configured names."""
     names = settings.topics.by_contract_name()
-    return [
-        TopicSpec(
-            names[t.name], t.partitions, t.cleanup_policy, t.retention_ms, t.max_message_bytes
-        )
-        for t in CONTRACT_TOPICS
-    ]
+    return [replace(t, name=names[t.name]) for t in CONTRACT_TOPICS]
 
 
 def topic_config(spec: TopicSpec) -> dict[str, str]:
