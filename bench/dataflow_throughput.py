@@ -10,10 +10,11 @@
 2. baseline: ``python -m bench.passthrough`` (consume -> orjson.loads -> produce);
 3. ``python -m bytewax.run dataflows.orders`` on bench topics, from the beginning (again with
    M processes into their own output topics with ``--also-processes M``);
-4. with ``--rounds R``, R - 1 more rounds of the baseline and the dataflow (and the M
-   processes) on the same input, alternating, each into fresh output topics: on a noisy
-   machine the median of the paired ratios says more than one pair;
-5. prints the table; full runs (N >= 1,000,000) also write bench/README.md and
+4. with ``--peers``, each peer drains the same topic (bench/peer_apps.py);
+5. with ``--rounds R``, R - 1 more rounds of all of the above on the same input, each into
+   fresh output topics: on a noisy machine the median of the paired ratios says more than
+   one pair;
+6. prints the table; full runs (N >= 1,000,000) also write bench/README.md and
    bench/results/dataflow_throughput.json. The bench topics are deleted at the end.
 
 While it runs, the stack's demo load, Connect workers and dataflow are paused
@@ -125,9 +126,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--rounds",
         type=int,
         default=1,
-        help="measure the baseline and the dataflow (and --also-processes) this many times, "
-        "alternating, and report every round and the medians (default 1; later rounds skip "
-        "the revenue check)",
+        help="measure the baseline and the dataflow (and --also-processes, --peers) this many "
+        "times, alternating, and report every round and the medians (default 1; later rounds "
+        "skip the revenue check)",
     )
     parser.add_argument(
         "--keep-stack-running",
@@ -231,19 +232,8 @@ def _run(
         rate = other_drain.records / other_drain.seconds
         _say(f"dataflow, {args.also_processes} processes: {rate:,.0f} events/s")
         also = OtherLayout(args.also_processes, other_drain, other_check)
-    peer_results = {}
-    for name in args.peers:
-        _say(f"peer {name}: building if needed, then draining the same topic")
-        try:
-            result = peer_apps.run_peer(
-                name, bootstrap, topics.cdc.name, run, total, log_dir, topics.cdc.partitions
-            )
-        except subprocess.SubprocessError as err:  # the dataflow's figures still count
-            _say(f"peer {name} FAILED ({err}); see {log_dir}/peer-{name}.log")
-            continue
-        _say(f"peer {name}: {result.records / result.seconds:,.0f} events/s")
-        peer_results[name] = result
-    rounds = [Round.of(baseline, dataflow, None if also is None else also.dataflow)]
+    peer_results = _run_peers(args.peers, bootstrap, topics, run, total, log_dir)
+    rounds = [Round.of(baseline, dataflow, None if also is None else also.dataflow, peer_results)]
     for number in range(2, args.rounds + 1):
         rounds.append(_round(args, bootstrap, run, total, log_dir, number))
     return BenchRun(
@@ -273,7 +263,8 @@ def _run(
 def _round(
     args: argparse.Namespace, bootstrap: str, run: str, total: int, log_dir: Path, number: int
 ) -> Round:
-    """One more round on the run's input: baseline, dataflow, then ``--also-processes``."""
+    """One more round on the run's input: baseline, dataflow, ``--also-processes``, then
+    ``--peers``."""
     topics = bench_topics(run, outputs=f"r{number}")
     create_topics(bootstrap, topics, outputs_only=True)
     round_logs = log_dir / f"round-{number}"
@@ -287,9 +278,36 @@ def _round(
         other, _ = _run_dataflow(
             args, bootstrap, other_topics, total, None, round_logs, args.also_processes
         )
-    result = Round.of(baseline, dataflow, other)
+    peers = _run_peers(args.peers, bootstrap, topics, run, total, round_logs, f"r{number}")
+    result = Round.of(baseline, dataflow, other, peers)
     _say(f"round {number}: {result.summary()}")
     return result
+
+
+def _run_peers(
+    names: list[str],
+    bootstrap: str,
+    topics: BenchTopics,
+    run: str,
+    total: int,
+    log_dir: Path,
+    outputs: str = "",
+) -> dict[str, PassthroughResult]:
+    """Each peer's drain of the run's input, in order; a peer that fails is left out."""
+    results = {}
+    for name in names:
+        _say(f"peer {name}: building if needed, then draining the same topic")
+        try:
+            source, partitions = topics.cdc.name, topics.cdc.partitions
+            result = peer_apps.run_peer(
+                name, bootstrap, source, run, total, log_dir, partitions, outputs
+            )
+        except subprocess.SubprocessError as err:  # the dataflow's figures still count
+            _say(f"peer {name} FAILED ({err}); see {log_dir}/peer-{name}.log")
+            continue
+        _say(f"peer {name}: {result.records / result.seconds:,.0f} events/s")
+        results[name] = result
+    return results
 
 
 def _records(count: int, seed: int, plan_rate: float, ledger: RevenueLedger) -> Iterator[CdcRecord]:

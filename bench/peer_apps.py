@@ -6,11 +6,13 @@
 - ``bench/peers/quix``: a Quix Streams app in its own venv (``bench/peers/quix/.venv``, from
   ``requirements.txt``): dedupe by order version and 1-minute revenue per currency.
 
-Both are (re)built on first use and whenever their sources change (a stamp of their hash),
-so nothing is built by hand. Each prints one JSON line that is a :class:`PassthroughResult`:
-input records, seconds and CPU from its first record read until every record went through
-every stage (including its repartition topics), and its peak RSS. Their internal topics
-(repartition, changelog) are named after the run and deleted with the bench topics.
+Both write with the dataflow's producer settings (:data:`PEER_PRODUCER_KEYS`, given to them
+as arguments). Both are (re)built on first use and whenever their sources change (a stamp of
+their hash), so nothing is built by hand. Each prints one JSON line that is a
+:class:`PassthroughResult`: input records, seconds and CPU from its first record read until
+every record went through every stage (including its repartition topics), and its peak RSS.
+Their internal topics (repartition, changelog) are named after the run (:func:`peer_label`)
+and deleted with the bench topics.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import orjson
 
 from bench.kafka_topics import create_plain_topics
 from bench.passthrough import PassthroughResult
+from dataflows.settings import PRODUCER_SETTINGS
 
 PEERS_DIR = Path(__file__).resolve().parent / "peers"
 KSTREAMS_DIR = PEERS_DIR / "kstreams"
@@ -36,6 +39,18 @@ NAMES = ("kstreams", "quix")
 PEER_TIMEOUT_S = 1800.0
 #: The topics each peer writes, after its ``bench-<run>-<peer>-`` prefix.
 SINKS = {"kstreams": ("processed", "revenue", "transitions"), "quix": ("processed", "revenue")}
+#: The dataflow's producer settings that the peers write with too. Not ``batch.size`` and
+#: ``message.max.bytes``: the peers' own internal topics (repartition, changelog) keep the
+#: brokers' 1 MB limit, and the reason for 8 MiB is librdkafka's (one request in flight per
+#: partition, dataflows/settings.py), not the Java producer's. Not ``partitioner``: Java's
+#: default is murmur2 already.
+PEER_PRODUCER_KEYS = ("acks", "enable.idempotence", "linger.ms", "compression.type")
+
+
+def producer_arguments() -> list[str]:
+    """``KEY=VALUE`` for each of :data:`PEER_PRODUCER_KEYS`, as both peers take them."""
+    values = {key: PRODUCER_SETTINGS[key] for key in PEER_PRODUCER_KEYS}
+    return [f"{key}={str(value).lower()}" for key, value in values.items()]
 
 
 def _digest(paths: list[Path]) -> str:
@@ -82,6 +97,12 @@ def ensure_quix() -> Path:
     return python
 
 
+def peer_label(run: str, name: str, outputs: str = "") -> str:
+    """The application id (consumer group) of ``name``'s drain, and the prefix of every topic
+    it writes: inside the run's ``bench-<run>-``, so they are deleted with the run's."""
+    return f"bench-{run}-{outputs}-{name}" if outputs else f"bench-{run}-{name}"
+
+
 def run_peer(
     name: str,
     bootstrap: str,
@@ -90,9 +111,12 @@ def run_peer(
     expect: int,
     log_dir: Path,
     partitions: int,
+    outputs: str = "",
 ) -> PassthroughResult:
-    """Build ``name`` if needed, drain ``source`` with it, and return its measurement."""
-    prefix = f"bench-{run}-{name}-"
+    """Build ``name`` if needed, drain ``source`` with it, and return its measurement.
+    ``outputs``: as for ``bench_topics``, so that another round's drain writes apart."""
+    label = peer_label(run, name, outputs)
+    prefix = f"{label}-"
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as state_dir:
         if name == "kstreams":
             target = ensure_kstreams()
@@ -100,7 +124,8 @@ def run_peer(
             classpath = f"{target / 'kstreams-peer.jar'}:{target / 'dependency'}/*"
             command = [
                 "java", "-Xmx1g", "-cp", classpath, "orderstream.peer.PeerApp",
-                bootstrap, source, f"bench-{run}-kstreams", prefix, str(expect), state_dir,
+                bootstrap, source, label, prefix, str(expect), state_dir,
+                *producer_arguments(),
             ]
         elif name == "quix":
             python = ensure_quix()
@@ -108,8 +133,9 @@ def run_peer(
             create_plain_topics(bootstrap, [prefix + s for s in SINKS[name]], partitions)
             command = [
                 str(python), str(QUIX_DIR / "app.py"), "--bootstrap", bootstrap,
-                "--source", source, "--group", f"bench-{run}-quix", "--prefix", prefix,
+                "--source", source, "--group", label, "--prefix", prefix,
                 "--expect", str(expect), "--state-dir", state_dir,
+                *(f"--producer={setting}" for setting in producer_arguments()),
             ]
         else:
             raise ValueError(f"unknown peer {name!r} (known: {', '.join(NAMES)})")

@@ -194,7 +194,9 @@ def results_markdown(run: BenchRun) -> str:
         _checks_line(run),
         *_other_layout_lines(run),
         *round_lines(run.rounds, _other_layout(run)),
-        *peer_lines(run.peers, f.baseline_events_per_s, f.dataflow_events_per_s),
+        *peer_lines(
+            run.peers, f.baseline_events_per_s, f.dataflow_events_per_s, len(run.rounds)
+        ),
     ]
     return "\n".join(lines)
 

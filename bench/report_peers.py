@@ -6,6 +6,8 @@ from __future__ import annotations
 from bench.passthrough import PassthroughResult
 from bench.procstats import MIB
 
+#: Short names, for column headers.
+PEER_NAMES = {"kstreams": "Kafka Streams", "quix": "Quix Streams"}
 PEER_TITLES = {
     "kstreams": "Kafka Streams 4.1.1 (RocksDB, at-least-once, 1 thread; dedupe, revenue, "
     "transitions)",
@@ -14,14 +16,23 @@ PEER_TITLES = {
 
 
 def peer_lines(
-    peers: dict[str, PassthroughResult], baseline_rate: float, dataflow_rate: float
+    peers: dict[str, PassthroughResult],
+    baseline_rate: float,
+    dataflow_rate: float,
+    rounds: int = 1,
 ) -> list[str]:
-    """The peers' table (events/s of the run's baseline and dataflow for the ratios)."""
+    """The peers' table (events/s of the run's baseline and dataflow for the ratios);
+    ``rounds``: how many the run had (the peers drained in each)."""
     if not peers:
         return []
+    which = (
+        f"round 1 of {rounds}; the rounds above have every round's rate and the medians"
+        if rounds > 1
+        else "the same run"
+    )
     lines = [
         "",
-        "Peers on the same topic in the same run (bench/peer_apps.py; drain time until every "
+        f"Peers on the same topic, {which} (bench/peer_apps.py; drain time until every "
         "record went through every stage, repartition topics included):",
         "",
         "| peer | drain s | events/s | peer / baseline | dataflow / peer | CPU s per million "

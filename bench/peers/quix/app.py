@@ -1,6 +1,7 @@
 """The Quix Streams peer of bench.dataflow_throughput (runs in its own venv, bench/peers).
 
     python app.py --bootstrap B --source T --group G --prefix P --expect N --state-dir D
+                  [--producer KEY=VALUE ...]
 
 Reads the bench's CDC topic from the beginning, drops changes whose order version was
 already seen (state per order key, RocksDB), and keeps 1-minute event-time windows of revenue
@@ -92,7 +93,11 @@ def main() -> int:
     for name in ("bootstrap", "source", "group", "prefix", "state-dir"):
         parser.add_argument(f"--{name}", required=True)
     parser.add_argument("--expect", type=int, required=True)
+    parser.add_argument(
+        "--producer", action="append", default=[], help="a librdkafka producer setting KEY=VALUE"
+    )
     args = parser.parse_args()
+    producer = dict(setting.split("=", 1) for setting in args.producer)
 
     def done(*_: Any) -> None:
         if counts["read"] >= args.expect and counts["arrived"] >= counts["to_windows"]:
@@ -108,7 +113,7 @@ def main() -> int:
         # which measures logging; the drops are counted and reported instead.
         loglevel="ERROR",
         on_message_processed=done,
-        producer_extra_config={"acks": "all", "enable.idempotence": True, "linger.ms": 5},
+        producer_extra_config=producer,  # the dataflow's (bench/peer_apps.py)
     )
     source = app.topic(
         args.source,

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from bench import dataflow_throughput, peer_apps
+from bench.kafka_topics import other_runs
 from bench.passthrough import PassthroughResult
 from bench.report_peers import PEER_TITLES, peer_lines
+from dataflows.settings import PRODUCER_SETTINGS
 
 
 def test_peers_flag_takes_known_names_and_names_the_flag_otherwise(
@@ -53,6 +55,9 @@ def test_peer_table_ratios_come_from_the_same_run() -> None:
         f"| {PEER_TITLES['quix']} | 2.0 | 500 | 0.250 | 0.500 | 1500.0 | 1 | not reported |"
     )
     assert peer_lines({}, baseline_rate=2000.0, dataflow_rate=250.0) == []
+    assert "the same run" in lines[1]
+    several = peer_lines({"quix": peer}, baseline_rate=2000.0, dataflow_rate=250.0, rounds=3)
+    assert "round 1 of 3; the rounds above have every round's rate" in several[1]
 
 
 def test_peer_table_shows_the_window_inputs_a_peer_dropped_as_late() -> None:
@@ -67,3 +72,25 @@ def test_peer_table_shows_the_window_inputs_a_peer_dropped_as_late() -> None:
     )
     lines = peer_lines({"kstreams": peer}, baseline_rate=2000.0, dataflow_rate=250.0)
     assert lines[-1].endswith("| 30 of 400 (7.5%) |")
+
+
+def test_each_rounds_peer_writes_apart_inside_the_runs_topics() -> None:
+    run = "20261205T011410-27941"
+    first, later = (
+        peer_apps.peer_label(run, "kstreams"),
+        peer_apps.peer_label(run, "kstreams", "r2"),
+    )
+    assert first == f"bench-{run}-kstreams" and first != later
+    names = [f"{label}-processed" for label in (first, later)]
+    # Deleted with the run (delete_run_topics' marker) and never taken for another run's.
+    assert all(f"bench-{run}-" in name for name in names)
+    assert other_runs(names, run) == []
+
+
+def test_peers_write_with_the_dataflows_producer_settings() -> None:
+    settings = dict(argument.split("=", 1) for argument in peer_apps.producer_arguments())
+    assert set(settings) == set(peer_apps.PEER_PRODUCER_KEYS)
+    for key, value in settings.items():
+        assert value == str(PRODUCER_SETTINGS[key]).lower()
+    assert settings["linger.ms"] == str(PRODUCER_SETTINGS["linger.ms"])
+    assert settings["enable.idempotence"] == "true"  # as Java and librdkafka spell it

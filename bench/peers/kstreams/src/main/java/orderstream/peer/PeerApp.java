@@ -38,6 +38,7 @@ import org.apache.kafka.streams.state.Stores;
  * FROM|TO pair (RocksDB window stores, behind repartition topics). At-least-once, 1 thread.
  *
  * <p>Usage: PeerApp BOOTSTRAP SOURCE_TOPIC APPLICATION_ID OUTPUT_PREFIX EXPECTED STATE_DIR
+ * [PRODUCER_SETTING=VALUE ...] (the dataflow's producer settings, given by bench/peer_apps.py)
  *
  * <p>Prints one JSON line when every input record went through every stage: records,
  * seconds and cpu_seconds from the first record read, total_cpu_seconds, peak_rss_bytes.
@@ -223,8 +224,9 @@ public final class PeerApp {
   }
 
   public static void main(String[] args) throws Exception {
-    if (args.length != 6) {
-      System.err.println("usage: PeerApp BOOTSTRAP SOURCE APPLICATION_ID OUTPUT_PREFIX EXPECTED STATE_DIR");
+    if (args.length < 6) {
+      System.err.println(
+          "usage: PeerApp BOOTSTRAP SOURCE APPLICATION_ID OUTPUT_PREFIX EXPECTED STATE_DIR [PRODUCER_SETTING=VALUE ...]");
       System.exit(2);
     }
     String bootstrap = args[0], source = args[1], appId = args[2], prefix = args[3];
@@ -237,10 +239,15 @@ public final class PeerApp {
     props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, 1);
     props.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, -1); // the brokers' default
     props.put(StreamsConfig.consumerPrefix("auto.offset.reset"), "earliest");
-    // The dataflow's producer settings (dataflows.kafka_io.producer_config).
-    props.put(StreamsConfig.producerPrefix("acks"), "all");
-    props.put(StreamsConfig.producerPrefix("enable.idempotence"), true);
-    props.put(StreamsConfig.producerPrefix("linger.ms"), 5);
+    // The dataflow's producer settings (bench/peer_apps.py, PEER_PRODUCER_KEYS).
+    for (int i = 6; i < args.length; i++) {
+      String[] setting = args[i].split("=", 2);
+      if (setting.length != 2) {
+        System.err.println("not a PRODUCER_SETTING=VALUE: " + args[i]);
+        System.exit(2);
+      }
+      props.put(StreamsConfig.producerPrefix(setting[0]), setting[1]);
+    }
 
     KafkaStreams streams = new KafkaStreams(topology(source, prefix).build(), props);
     streams.setUncaughtExceptionHandler(
