@@ -9,8 +9,8 @@ from bench.procstats import MIB
 #: Short names, for column headers.
 PEER_NAMES = {"kstreams": "Kafka Streams", "quix": "Quix Streams"}
 PEER_TITLES = {
-    "kstreams": "Kafka Streams 4.1.1 (RocksDB, at-least-once, 1 thread; dedupe, revenue, "
-    "transitions)",
+    "kstreams": "Kafka Streams 4.1.1 (RocksDB, at-least-once, 1 thread; dedupe, processed "
+    "records, revenue, transition counts)",
     "quix": "Quix Streams (own venv; dedupe, revenue)",
 }
 

@@ -2,16 +2,21 @@ package orderstream.peer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.lang.management.ManagementFactory;
 import java.math.BigDecimal;
+import java.math.RoundingMode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.streams.KafkaStreams;
@@ -33,9 +38,11 @@ import org.apache.kafka.streams.state.Stores;
 
 /**
  * The Kafka Streams peer: reads the bench's CDC topic from the beginning, drops changes whose
- * order version was already seen (RocksDB store), writes the rest to a processed topic, and
- * keeps 1-minute event-time windows of revenue per currency and transition counts per
- * FROM|TO pair (RocksDB window stores, behind repartition topics). At-least-once, 1 thread.
+ * order version was already seen (RocksDB store), writes the rest to a processed topic as the
+ * dataflow's processed-order records (docs/dataflow.md: the same fields and formats, an
+ * illegal status change flagged), and keeps 1-minute event-time windows of revenue per
+ * currency and transition counts per FROM|TO pair (RocksDB window stores, behind repartition
+ * topics). At-least-once, 1 thread.
  *
  * <p>Usage: PeerApp BOOTSTRAP SOURCE_TOPIC APPLICATION_ID OUTPUT_PREFIX EXPECTED STATE_DIR
  * [PRODUCER_SETTING=VALUE ...] (the dataflow's producer settings, given by bench/peer_apps.py)
@@ -54,25 +61,112 @@ public final class PeerApp {
 
   private PeerApp() {}
 
-  /** A deduplicated change: what the windows need of it. */
-  record Change(String currency, String from, String to, BigDecimal before, BigDecimal after) {
-    String encode() {
-      return String.join("|", currency, from, to, before.toPlainString(), after.toPlainString());
-    }
+  /**
+   * A deduplicated change: what the windows need of it, and its processed-order record. It
+   * passes between processors in memory (no serde): only the record is written.
+   */
+  record Change(
+      String currency, String from, String to, BigDecimal before, BigDecimal after, String processed) {}
 
-    static Change decode(String text) {
-      String[] f = text.split("\\|", -1);
-      return new Change(f[0], f[1], f[2], new BigDecimal(f[3]), new BigDecimal(f[4]));
+  /** Legal FROM|TO status changes (orderstream.contract.LEGAL_TRANSITIONS). */
+  static final Set<String> LEGAL =
+      Set.of(
+          "PENDING|PAID", "PENDING|CANCELLED", "PAID|SHIPPED", "PAID|CANCELLED",
+          "SHIPPED|DELIVERED", "SHIPPED|REFUNDED", "DELIVERED|REFUNDED");
+
+  static final Set<String> INITIAL = Set.of("PENDING", "PAID");
+
+  static boolean legal(String from, String to) {
+    if (from == null) {
+      return INITIAL.contains(to);
     }
+    return from.equals(to) || LEGAL.contains(from + "|" + to);
+  }
+
+  /** As Python's isoformat() of an aware UTC datetime (records.py). */
+  static String iso(long micros) {
+    LocalDateTime at =
+        LocalDateTime.ofEpochSecond(
+            Math.floorDiv(micros, 1_000_000L), 0, ZoneOffset.UTC);
+    int fraction = (int) Math.floorMod(micros, 1_000_000L);
+    StringBuilder out = new StringBuilder(32);
+    pad(out, at.getYear(), 4).append('-');
+    pad(out, at.getMonthValue(), 2).append('-');
+    pad(out, at.getDayOfMonth(), 2).append('T');
+    pad(out, at.getHour(), 2).append(':');
+    pad(out, at.getMinute(), 2).append(':');
+    pad(out, at.getSecond(), 2);
+    if (fraction != 0) {
+      pad(out.append('.'), fraction, 6);
+    }
+    return out.append("+00:00").toString();
+  }
+
+  private static StringBuilder pad(StringBuilder out, int value, int width) {
+    String digits = Integer.toString(value);
+    for (int i = digits.length(); i < width; i++) {
+      out.append('0');
+    }
+    return out.append(digits);
+  }
+
+  private static long processedAtMillis = -1;
+  private static String processedAt = "";
+
+  /** Now, formatted once per millisecond (the dataflow formats it once per batch). */
+  static String processedAt() {
+    long millis = System.currentTimeMillis();
+    if (millis != processedAtMillis) {
+      processedAtMillis = millis;
+      processedAt = iso(millis * 1000);
+    }
+    return processedAt;
+  }
+
+  static String money(String amount) {
+    BigDecimal cents = new BigDecimal(amount).setScale(2, RoundingMode.HALF_EVEN);
+    return cents.signum() == 0 ? "0.00" : cents.toPlainString();
+  }
+
+  /** The processed-order record of one change (dataflows/records.py, processed_order). */
+  static String processed(JsonNode value, String op, JsonNode before, JsonNode image, long version) {
+    ObjectNode out = JSON.createObjectNode();
+    out.put("order_id", image.get("id").asLong());
+    out.put("version", version);
+    out.put("op", op);
+    out.put("status", image.get("status").asText());
+    String previous = before.isNull() ? null : before.get("status").asText();
+    out.put("previous_status", previous);
+    out.put("customer_id", image.get("customer_id").asLong());
+    out.put("total_amount", money(image.get("total_amount").asText()));
+    out.put("currency", image.get("currency").asText());
+    out.put("created_at", iso(image.get("created_at").asLong()));
+    out.put("updated_at", iso(image.get("updated_at").asLong()));
+    JsonNode source = value.get("source");
+    out.put("source_ts_ms", source.get("ts_ms").asLong());
+    JsonNode file = source.get("file");
+    JsonNode pos = source.get("pos");
+    out.put(
+        "source_position",
+        file == null || file.asText().isEmpty() || pos == null || pos.isNull()
+            ? null
+            : file.asText() + ":" + pos.asLong() + ":" + source.path("row").asLong(0));
+    out.put("processed_at", processedAt());
+    ArrayNode anomalies = out.putArray("anomalies");
+    boolean statusChange = op.equals("c") || op.equals("u");
+    if (statusChange && !legal(op.equals("c") ? null : previous, image.get("status").asText())) {
+      anomalies.add("illegal_transition");
+    }
+    return out.toString();
   }
 
   /** Per order id: the highest version seen; a change at or below it is a duplicate. */
-  static final class Dedupe implements Processor<byte[], byte[], String, String> {
-    private ProcessorContext<String, String> context;
+  static final class Dedupe implements Processor<byte[], byte[], String, Change> {
+    private ProcessorContext<String, Change> context;
     private KeyValueStore<String, Long> versions;
 
     @Override
-    public void init(ProcessorContext<String, String> context) {
+    public void init(ProcessorContext<String, Change> context) {
       this.context = context;
       this.versions = context.getStateStore("versions");
     }
@@ -103,10 +197,12 @@ public final class PeerApp {
         String to = after.isNull() ? "DELETED" : after.get("status").asText();
         BigDecimal now = after.isNull() ? BigDecimal.ZERO : new BigDecimal(after.get("total_amount").asText());
         long eventMillis = image.get("updated_at").asLong() / 1000;
-        Change change = new Change(image.get("currency").asText(), from, to, was, now);
-        context.forward(new Record<>(orderId, change.encode(), eventMillis));
+        String op = value.get("op").asText();
+        String out = processed(value, op, before, image, version);
+        Change change = new Change(image.get("currency").asText(), from, to, was, now, out);
+        context.forward(new Record<>(orderId, change, eventMillis));
       } catch (Exception err) {
-        context.forward(new Record<>("dead-letter", "", record.timestamp()));
+        context.forward(new Record<>("dead-letter", null, record.timestamp()));
       }
     }
   }
@@ -140,17 +236,18 @@ public final class PeerApp {
     builder.addStateStore(
         Stores.keyValueStoreBuilder(
             Stores.persistentKeyValueStore("versions"), Serdes.String(), Serdes.Long()));
-    KStream<String, String> changes =
+    KStream<String, Change> changes =
         builder.stream(source, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()))
             .process(Dedupe::new, "versions")
             .filter((key, value) -> !key.equals("dead-letter"));
-    changes.to(prefix + "processed", Produced.with(Serdes.String(), Serdes.String()));
+    changes
+        .mapValues(Change::processed)
+        .to(prefix + "processed", Produced.with(Serdes.String(), Serdes.String()));
 
     TimeWindows minute = TimeWindows.ofSizeAndGrace(Duration.ofMinutes(1), Duration.ofSeconds(10));
     changes
         .flatMap(
-            (orderId, encoded) -> {
-              Change change = Change.decode(encoded);
+            (orderId, change) -> {
               BigDecimal[] part = contribution(change);
               if (part == null) {
                 return List.of();
@@ -184,8 +281,7 @@ public final class PeerApp {
 
     changes
         .flatMap(
-            (orderId, encoded) -> {
-              Change change = Change.decode(encoded);
+            (orderId, change) -> {
               if (change.from().equals(change.to()) || change.from().equals("NONE")) {
                 return List.<KeyValue<String, String>>of();
               }
