@@ -35,7 +35,8 @@ def paused(
     say: Callable[[str], None] = print,
 ) -> Iterator[list[str]]:
     """Within the block, the named components (``Component.name``) are stopped; yields the
-    names of those that were running and so were stopped (nothing without a stack)."""
+    names of all of them, those it stopped and those that were stopped already: what the
+    report says did not run during the measurement (nothing without a stack)."""
     stack = Stack.from_env() if stack is None else stack
     unknown = sorted(set(names) - {c.name for c in stack.components})
     if unknown:
@@ -54,7 +55,7 @@ def paused(
         for component in reversed(running):
             with _progress_to_stderr():
                 stack.stop_programs([p.name for p in component.programs()])
-        yield [c.name for c in running]
+        yield [c.name for c in stack.components if c.name in names]
     finally:
         for component in running:
             with _progress_to_stderr():

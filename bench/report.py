@@ -206,7 +206,8 @@ def _stack_line(paused: list[str]) -> str:
         return "The native stack runs on the same machine."
     return (
         "The native stack's brokers, MariaDB and monitoring run on the same machine; its "
-        f"{', '.join(paused)} were paused for the run (bench/quiet_stack.py)."
+        f"{', '.join(paused)} did not run during the measurement (paused by the bench or "
+        "stopped before it: bench/quiet_stack.py)."
     )
 
 
