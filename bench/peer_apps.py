@@ -80,6 +80,14 @@ def ensure_kstreams() -> Path:
     return target
 
 
+def kstreams_command(*arguments: str) -> list[str]:
+    """The command that runs the Kafka Streams peer (built first if needed) with
+    ``arguments`` (its usage: ``PeerApp.java``)."""
+    target = ensure_kstreams()
+    classpath = f"{target / 'kstreams-peer.jar'}:{target / 'dependency'}/*"
+    return ["java", "-Xmx1g", "-cp", classpath, "orderstream.peer.PeerApp", *arguments]
+
+
 def ensure_quix() -> Path:
     """The Quix venv's python; (re)created from requirements.txt when that changes."""
     python = QUIX_VENV / "bin" / "python"
@@ -119,14 +127,10 @@ def run_peer(
     prefix = f"{label}-"
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as state_dir:
         if name == "kstreams":
-            target = ensure_kstreams()
             create_plain_topics(bootstrap, [prefix + s for s in SINKS[name]], partitions)
-            classpath = f"{target / 'kstreams-peer.jar'}:{target / 'dependency'}/*"
-            command = [
-                "java", "-Xmx1g", "-cp", classpath, "orderstream.peer.PeerApp",
-                bootstrap, source, label, prefix, str(expect), state_dir,
-                *producer_arguments(),
-            ]
+            command = kstreams_command(
+                bootstrap, source, label, prefix, str(expect), state_dir, *producer_arguments()
+            )
         elif name == "quix":
             python = ensure_quix()
             # Created here with the bench's replication: Quix would create them with RF 1.

@@ -4,9 +4,12 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
 import java.lang.management.ManagementFactory;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -45,7 +48,9 @@ import org.apache.kafka.streams.state.Stores;
  * topics). At-least-once, 1 thread.
  *
  * <p>Usage: PeerApp BOOTSTRAP SOURCE_TOPIC APPLICATION_ID OUTPUT_PREFIX EXPECTED STATE_DIR
- * [PRODUCER_SETTING=VALUE ...] (the dataflow's producer settings, given by bench/peer_apps.py)
+ * [PRODUCER_SETTING=VALUE ...] (the dataflow's producer settings, given by bench/peer_apps.py);
+ * PeerApp --processed-records prints the processed record of each change value on stdin
+ * (tests/integration/test_bench_peer_records.py).
  *
  * <p>Prints one JSON line when every input record went through every stage: records,
  * seconds and cpu_seconds from the first record read, total_cpu_seconds, peak_rss_bytes.
@@ -319,7 +324,23 @@ public final class PeerApp {
     return -1;
   }
 
+  /** For tests: reads change values on stdin, one per line, and prints each one's record. */
+  static void printProcessedRecords() throws Exception {
+    BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+    for (String line = in.readLine(); line != null; line = in.readLine()) {
+      JsonNode value = JSON.readTree(line);
+      JsonNode before = value.get("before");
+      JsonNode image = value.get("after").isNull() ? before : value.get("after");
+      long version = image.get("version").asLong();
+      System.out.println(processed(value, value.get("op").asText(), before, image, version));
+    }
+  }
+
   public static void main(String[] args) throws Exception {
+    if (args.length == 1 && args[0].equals("--processed-records")) {
+      printProcessedRecords();
+      return;
+    }
     if (args.length < 6) {
       System.err.println(
           "usage: PeerApp BOOTSTRAP SOURCE APPLICATION_ID OUTPUT_PREFIX EXPECTED STATE_DIR [PRODUCER_SETTING=VALUE ...]");
