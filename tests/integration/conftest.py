@@ -224,14 +224,37 @@ def cdc_tail(settings: Settings) -> Iterator[TopicTail]:
     tail.close()
 
 
+def led(admin: AdminClient, topic: str) -> bool:
+    """Whether the broker answering lists every partition of ``topic`` with a leader."""
+    listed = admin.list_topics(topic, timeout=10).topics[topic]
+    partitions = listed.partitions.values()
+    return listed.error is None and bool(partitions) and all(p.leader >= 0 for p in partitions)
+
+
+def broker_admins(settings: Settings) -> list[AdminClient]:
+    """One client per broker, each asking only that broker."""
+    return [
+        AdminClient({"bootstrap.servers": address})
+        for address in settings.bootstrap_servers.split(",")
+    ]
+
+
 @pytest.fixture
-def scratch_topic(admin: AdminClient) -> Iterator[str]:
-    """A uniquely named topic, replicated 3x with min ISR 2, deleted after the test."""
+def scratch_topic(settings: Settings, admin: AdminClient) -> Iterator[str]:
+    """A uniquely named topic, replicated 3x with min ISR 2, deleted after the test; known to
+    every broker with a leader for each partition before the test starts (a consumer that
+    asked a broker that did not know it yet once read nothing of what was written)."""
     name = f"test-{uuid.uuid4().hex[:12]}"
     futures = admin.create_topics(
         [NewTopic(name, 3, 3, config={"min.insync.replicas": "2"})], operation_timeout=30
     )
     futures[name].result()
+    brokers = broker_admins(settings)
+    poll_until(
+        "every broker to know the new topic",
+        lambda: all(led(broker, name) for broker in brokers),
+        timeout=30,
+    )
     yield name
     admin.delete_topics([name], operation_timeout=30)
 

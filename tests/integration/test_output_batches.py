@@ -24,7 +24,7 @@ from dataflows.records import OutRecord
 from orderstream.contract import OUTPUT_BATCH_BYTES, TopicSpec
 from orderstream.settings import Settings
 from orderstream.stack.kafka_admin import MAX_MESSAGE_BYTES, ensure_topics
-from tests.integration.conftest import TopicTail, poll_until
+from tests.integration.conftest import TopicTail, broker_admins, led, poll_until
 
 DELIVERY_TIMEOUT = timedelta(seconds=60)
 #: Like a processed-orders record (~400 bytes of JSON); 10,000 of them are a source batch
@@ -49,10 +49,7 @@ def make_topic(settings: Settings, admin: AdminClient) -> Iterator[Callable[[int
     ``max_message_bytes`` (None: the broker's default), and waits until every broker knows
     them; deletes them after the test."""
     made: list[str] = []
-    per_broker = [
-        AdminClient({"bootstrap.servers": address})
-        for address in settings.bootstrap_servers.split(",")
-    ]
+    per_broker = broker_admins(settings)
 
     def make(max_message_bytes: int | None) -> str:
         name = f"test-batches-{uuid.uuid4().hex[:12]}"
@@ -147,12 +144,6 @@ def test_a_batch_that_does_not_compress_fits_an_output_topic(
     finally:
         tail.close()
     assert sorted(int(event.key) for event in seen) == list(range(3000))
-
-
-def led(admin: AdminClient, topic: str) -> bool:
-    """Whether the broker answering lists the topic's partition with a leader."""
-    partitions = admin.list_topics(topic, timeout=10).topics[topic].partitions
-    return 0 in partitions and partitions[0].leader >= 0
 
 
 def described(admin: AdminClient, topic: str) -> bool:
