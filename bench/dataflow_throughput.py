@@ -295,10 +295,10 @@ def _run_peers(
 ) -> dict[str, PassthroughResult]:
     """Each peer's drain of the run's input, in order; a peer that fails is left out."""
     results = {}
+    source, partitions = topics.cdc.name, topics.cdc.partitions
     for name in names:
         _say(f"peer {name}: building if needed, then draining the same topic")
         try:
-            source, partitions = topics.cdc.name, topics.cdc.partitions
             result = peer_apps.run_peer(
                 name, bootstrap, source, run, total, log_dir, partitions, outputs
             )

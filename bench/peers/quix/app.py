@@ -97,6 +97,9 @@ def main() -> int:
         "--producer", action="append", default=[], help="a librdkafka producer setting KEY=VALUE"
     )
     args = parser.parse_args()
+    malformed = [setting for setting in args.producer if "=" not in setting]
+    if malformed:
+        parser.error(f"--producer: not KEY=VALUE: {', '.join(malformed)}")
     producer = dict(setting.split("=", 1) for setting in args.producer)
 
     def done(*_: Any) -> None:
