@@ -12,6 +12,7 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +62,19 @@ def probe_broker(address: str, timeout: float = 5.0) -> int:
 
 def program_name(node_id: int) -> str:
     return f"kafka-{node_id}"
+
+
+def new_cluster_id(random_bytes: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
+    """A KRaft cluster id: 16 random bytes in URL-safe base64, never starting with "-".
+
+    One id in 64 would otherwise start with "-", and the storage tool reads such a value
+    after `--cluster-id` as an option of its own ("expected one argument"). Kafka's
+    `Uuid.randomUuid()` draws again in that case too.
+    """
+    while True:
+        cluster_id = base64.urlsafe_b64encode(random_bytes()).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 class KafkaCluster(Component):
@@ -151,10 +165,29 @@ class KafkaCluster(Component):
         path = self.layout.cluster_id_file
         if path.exists():
             return path.read_text().strip()
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(cluster_id + "\n")
         return cluster_id
+
+    def format_command(self, cluster_id: str, node_config: Path) -> list[str]:
+        """The storage tool's command formatting one node's log directory.
+
+        `--cluster-id=ID` in one argument: an id starting with "-" (as one written by an
+        earlier version may) would otherwise be read as an option.
+        """
+        return [
+            self.ctx.tool("java"),
+            "-cp",
+            f"{self.layout.kafka_libs}/*",
+            f"-Dlog4j2.configurationFile={self.layout.log4j2_config}",
+            STORAGE_TOOL_MAIN,
+            "format",
+            f"--cluster-id={cluster_id}",
+            "--config",
+            str(node_config),
+            "--ignore-formatted",
+        ]
 
     def prepare(self) -> None:
         """Format each node's storage once, all with the same cluster id."""
@@ -164,19 +197,7 @@ class KafkaCluster(Component):
                 continue
             self.ctx.say(f"formatting storage of {program_name(node_id)}")
             result = subprocess.run(
-                [
-                    self.ctx.tool("java"),
-                    "-cp",
-                    f"{self.layout.kafka_libs}/*",
-                    f"-Dlog4j2.configurationFile={self.layout.log4j2_config}",
-                    STORAGE_TOOL_MAIN,
-                    "format",
-                    "--cluster-id",
-                    cluster_id,
-                    "--config",
-                    str(self.layout.kafka_config(node_id)),
-                    "--ignore-formatted",
-                ],
+                self.format_command(cluster_id, self.layout.kafka_config(node_id)),
                 capture_output=True,
                 text=True,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shlex
@@ -17,7 +18,7 @@ from orderstream.stack.components import Component, StackContext
 from orderstream.stack.components.connect_workers import GROUP_ID, ConnectWorkers
 from orderstream.stack.components.dataflow import Dataflow
 from orderstream.stack.components.demoload import DemoLoad
-from orderstream.stack.components.kafka import KAFKA_MAIN, NODE_IDS, KafkaCluster
+from orderstream.stack.components.kafka import KAFKA_MAIN, NODE_IDS, KafkaCluster, new_cluster_id
 from orderstream.stack.components.mariadb import MariaDB
 from orderstream.stack.health import check_components
 from orderstream.stack.layout import Layout
@@ -370,3 +371,16 @@ def test_demo_load_at_rate_zero_is_off_and_healthy() -> None:
 
 def test_layout_is_under_the_runtime_dir(layout: Layout) -> None:
     assert layout.supervisor_config == Path("/rt/conf/supervisord.conf")
+
+
+def test_a_new_cluster_id_never_starts_with_a_dash() -> None:
+    draws = iter([b"\xf8" + bytes(15), b"\xfb" + bytes(15), b"\x00" * 16])
+    cluster_id = new_cluster_id(lambda: next(draws))
+    assert cluster_id == "AAAAAAAAAAAAAAAAAAAAAA"
+    assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
+
+
+def test_storage_is_formatted_with_the_cluster_id_in_one_argument(ctx: StackContext) -> None:
+    cmd = KafkaCluster(ctx).format_command("-dash", Path("/rt/conf/kafka-1.properties"))
+    assert "--cluster-id=-dash" in cmd
+    assert "--cluster-id" not in cmd
