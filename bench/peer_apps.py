@@ -49,8 +49,7 @@ PEER_PRODUCER_KEYS = ("acks", "enable.idempotence", "linger.ms", "compression.ty
 
 def producer_arguments() -> list[str]:
     """``KEY=VALUE`` for each of :data:`PEER_PRODUCER_KEYS`, as both peers take them."""
-    values = {key: PRODUCER_SETTINGS[key] for key in PEER_PRODUCER_KEYS}
-    return [f"{key}={str(value).lower()}" for key, value in values.items()]
+    return [f"{key}={str(PRODUCER_SETTINGS[key]).lower()}" for key in PEER_PRODUCER_KEYS]
 
 
 def _digest(paths: list[Path]) -> str:
